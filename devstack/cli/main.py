@@ -1,0 +1,91 @@
+"""`devstack` entry point: one click group, one module per command.
+
+Expected failures (UserError) print one line plus a hint and exit 2 (1 for
+services that failed); anything else is a bug and keeps its traceback.
+"""
+
+from __future__ import annotations
+
+import sys
+
+import click
+
+from devstack.cli.app import App
+
+COMMANDS = {
+    "up": "devstack.cli.up:up",
+    "down": "devstack.cli.down:down",
+    "status": "devstack.cli.status:status",
+    "logs": "devstack.cli.logs:logs",
+    "seed": "devstack.cli.seed:seed",
+    "render": "devstack.cli.render:render",
+    "env": "devstack.cli.env:env",
+    "doctor": "devstack.cli.doctor:doctor",
+}
+SUMMARIES = {
+    "up": "Render, start, wait until ready, seed, write .env.",
+    "down": "Stop the stack (data kept; --volumes deletes it).",
+    "status": "Show each service's state.",
+    "logs": "Show a service's log.",
+    "seed": "Load fixtures (--reset restores the seeded state).",
+    "render": "Write .devstack/compose.yaml and the app's .env.",
+    "env": "Print connection settings (dotenv | json | shell).",
+    "doctor": "Explain what is wrong with this machine or stack, and the fix.",
+}
+
+
+class LazyGroup(click.Group):
+    """Imports a command's module only when that command runs (fast --help)."""
+
+    def list_commands(self, ctx):
+        return list(COMMANDS)
+
+    def get_command(self, ctx, name):
+        target = COMMANDS.get(name)
+        if target is None:
+            return None
+        if ctx.resilient_parsing or "--help" in sys.argv[1:2]:
+            return click.Command(name, help=SUMMARIES[name], short_help=SUMMARIES[name])
+        module, attr = target.split(":")
+        return getattr(__import__(module, fromlist=[attr]), attr)
+
+    def format_commands(self, ctx, formatter):
+        rows = [(name, SUMMARIES[name]) for name in COMMANDS]
+        with formatter.section("Commands"):
+            formatter.write_dl(rows)
+
+
+@click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})
+@click.option("-f", "--file", "file", metavar="PATH", help="Manifest to use (default: devstack.yaml here or in a parent).")
+@click.option("--runtime", type=click.Choice(["auto", "docker", "native"]), help="Override the manifest's runtime (or DEVSTACK_RUNTIME).")
+@click.option("--context", "context", metavar="NAME", help="Docker context to run the stack on (default: DOCKER_HOST / current context).")
+@click.version_option(package_name="devstack")
+@click.pass_context
+def cli(ctx, file, runtime, context):
+    """devstack: your app's external services as a running, seeded local stack."""
+    ctx.obj = App(file=file, runtime=runtime, context=context)
+
+
+def main(argv=None) -> None:
+    from devstack.errors import UserError
+
+    try:
+        cli.main(args=argv, prog_name="devstack", standalone_mode=False)
+    except UserError as exc:
+        print(exc.render(), file=sys.stderr)
+        sys.exit(exc.exit_code)
+    except click.exceptions.Abort:
+        print("aborted", file=sys.stderr)
+        sys.exit(130)
+    except click.ClickException as exc:
+        exc.show()
+        sys.exit(2)
+    except click.exceptions.Exit as exc:
+        sys.exit(exc.exit_code)
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        sys.exit(130)
+
+
+if __name__ == "__main__":
+    main()

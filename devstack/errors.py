@@ -1,0 +1,68 @@
+"""Expected failures: shown to the user as one clear line plus a hint, exit 2.
+
+Anything else that escapes is a bug and gets a traceback.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+
+class UserError(Exception):
+    """A mistake the user can fix: what is wrong, and what to do about it."""
+
+    exit_code = 2
+
+    def __init__(self, message: str, hint: str | None = None):
+        super().__init__(message)
+        self.message = message
+        self.hint = hint
+
+    def render(self) -> str:
+        text = f"error: {self.message}"
+        if self.hint:
+            text += f"\n  hint: {self.hint}"
+        return text
+
+
+@dataclass
+class Problem:
+    """One validation problem, located in the manifest."""
+
+    message: str
+    path: str = ""  # dotted key path, e.g. services.db.pasword
+    line: int | None = None
+    hint: str | None = None
+
+    def render(self, filename: str) -> str:
+        where = f"{filename}:{self.line}" if self.line else filename
+        key = f" {self.path}:" if self.path else ""
+        text = f"{where}:{key} {self.message}"
+        if self.hint:
+            text += f" ({self.hint})"
+        return text
+
+
+@dataclass
+class ManifestError(UserError):
+    """Every problem found in one manifest, reported together."""
+
+    filename: str
+    problems: list[Problem] = field(default_factory=list)
+
+    def __post_init__(self):
+        count = len(self.problems)
+        noun = "problem" if count == 1 else "problems"
+        super().__init__(f"{self.filename}: {count} {noun}", "fix the lines above and run again")
+
+    def render(self) -> str:
+        lines = [f"error: {self.message}"]
+        lines += [f"  {p.render(self.filename)}" for p in self.problems]
+        lines.append(f"  hint: {self.hint}")
+        return "\n".join(lines)
+
+
+class ServiceFailed(UserError):
+    """A service did not start or never became ready."""
+
+    exit_code = 1

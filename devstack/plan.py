@@ -1,0 +1,157 @@
+"""Manifest -> StackPlan: ports, credentials, outputs and the app's env.
+
+Everything downstream (compose file, native processes, .env, fixtures) reads
+the plan; nothing re-derives ports, passwords or URLs on its own.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from devstack.errors import ManifestError, Problem
+from devstack.manifest import Manifest
+from devstack.ports import PortBook
+from devstack.secrets import SecretStore
+from devstack.services import catalog
+from devstack.services.base import Kind
+
+LOOPBACK = "127.0.0.1"
+
+
+class Outputs(dict):
+    """A service's outputs; `{{ db.url }}` reads keys as attributes."""
+
+    def __init__(self, service: str, values: dict, lenient: bool = False):
+        super().__init__(values)
+        self.service = service
+        self.lenient = lenient  # `mode: off`: any output reads as ""
+
+    def __missing__(self, key):
+        if self.lenient:
+            return ""
+        raise KeyError(key)
+
+
+@dataclass
+class ServicePlan:
+    name: str
+    kind: Kind
+    mode: str
+    options: dict[str, Any]
+    ports: dict[str, int]
+    host: str
+    state_dir: Path
+    seed: Any = None
+    outputs: Outputs = field(default_factory=lambda: Outputs("", {}))
+
+    @property
+    def runs(self) -> bool:
+        """Something of ours runs for it (the real thing or a stand-in)."""
+        return self.mode in ("run", "stub")
+
+
+@dataclass
+class StackPlan:
+    project: str
+    root: Path
+    manifest_path: Path
+    state_dir: Path
+    runtime: str
+    services: dict[str, ServicePlan]
+    env: dict[str, str]
+    env_file: Path
+    secrets: dict[str, Any]
+    tools: dict[str, str]
+
+    @property
+    def compose_project(self) -> str:
+        return "devstack-" + re.sub(r"[^a-z0-9_-]", "-", self.project.lower())
+
+    @property
+    def compose_file(self) -> Path:
+        return self.state_dir / "compose.yaml"
+
+    def running(self) -> list[ServicePlan]:
+        return [s for s in self.services.values() if s.runs]
+
+
+def build(manifest: Manifest, host: str = LOOPBACK, recheck_ports: set[str] | None = None) -> StackPlan:
+    """recheck_ports: names of services about to start, whose kept ports must be free now."""
+    state = manifest.state_dir
+    store = SecretStore(state / "secrets.json")
+    services: dict[str, ServicePlan] = {}
+    port_requests = []
+    for name, spec in manifest.services.items():
+        kind = catalog.get(spec.kind)
+        options = dict(spec.options)
+        for key, option in kind.options.items():
+            if option.generate and options.get(key) is None and spec.mode != "off":
+                options[key] = store.get("services", f"{name}.{key}", option.generate)
+        services[name] = ServicePlan(name, kind, spec.mode, options, {}, host, state / name, spec.seed)
+        if spec.mode in ("run", "stub"):
+            for pname, port in kind.ports.items():
+                well_known = port.container if pname == next(iter(kind.ports)) else 0
+                port_requests.append((f"{name}.{pname}", well_known, port.count, port.protocol, options.get(pname)))
+    assigned = PortBook(state, manifest.root).assign(port_requests, recheck_ports)
+    for key, port in assigned.items():
+        name, pname = key.split(".", 1)
+        services[name].ports[pname] = port
+    secrets = {name: store.get("secrets", name, spec.type, spec.bytes) for name, spec in manifest.secrets.items()}
+    store.save()
+
+    plan = StackPlan(
+        project=manifest.project,
+        root=manifest.root,
+        manifest_path=manifest.path,
+        state_dir=state,
+        runtime=manifest.runtime,
+        services=services,
+        env={},
+        env_file=manifest.env_file,
+        secrets=secrets,
+        tools=manifest.tools,
+    )
+    for svc in services.values():
+        svc.outputs = service_outputs(svc, plan)
+    plan.env = build_env(manifest, plan)
+    return plan
+
+
+def service_outputs(svc: ServicePlan, plan: StackPlan) -> Outputs:
+    if svc.mode == "off":
+        return Outputs(svc.name, {"enabled": "false"}, lenient=True)
+    values = svc.kind.external_outputs(svc) if svc.mode == "external" else svc.kind.outputs(svc, plan)
+    return Outputs(svc.name, {**values, "enabled": "true", "mode": svc.mode})
+
+
+def build_env(manifest: Manifest, plan: StackPlan) -> dict[str, str]:
+    from devstack import expressions
+
+    env: dict[str, str] = {}
+    problems: list[Problem] = []
+    if manifest.env_defaults:
+        for svc in plan.services.values():
+            if svc.mode == "off":
+                continue
+            prefix = "" if is_primary(svc, plan) else svc.name.upper() + "_"
+            for var, expr in svc.kind.default_env.items():
+                env[prefix + var] = expressions.render(expr, svc.outputs)
+    context = expressions.context(plan)
+    for var, expr in manifest.env.items():
+        try:
+            env[var] = expressions.render(expr, context)
+        except expressions.ExpressionError as exc:
+            problems.append(Problem(str(exc), f"env.{var}", manifest.line("env", var), exc.hint))
+    if problems:
+        raise ManifestError(str(manifest.path), problems)
+    return env
+
+
+def is_primary(svc: ServicePlan, plan: StackPlan) -> bool:
+    """The instance that gets the kind's default variable names unprefixed."""
+    same = [s for s in plan.services.values() if s.kind.name == svc.kind.name and s.mode != "off"]
+    named = [s for s in same if s.name == s.kind.name]
+    return svc is (named[0] if named else same[0])

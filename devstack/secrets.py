@@ -1,0 +1,76 @@
+"""Generated values kept stable per project in .devstack/secrets.json (0600).
+
+Both the manifest's `secrets:` and the credentials a kind generates (database
+passwords, API keys) live here, so every run of the plan sees the same values.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import secrets as _random
+import string
+from pathlib import Path
+
+from devstack.fsutil import write_private
+
+ALNUM = string.ascii_letters + string.digits
+
+
+def generate(spec: str, size: int = 32):
+    """spec: hex[:N] | base64[:N] | token[:N] | password | alnum:N | stripe:PREFIX | ed25519."""
+    kind, _, n = spec.partition(":")
+    if kind == "stripe":  # stripe:sk_test -> sk_test_<24 alnum>, three `_` parts
+        return f"{n}_" + "".join(_random.choice(ALNUM) for _ in range(24))
+    n = int(n) if n else size
+    if kind == "hex":
+        return _random.token_hex(n)
+    if kind == "base64":
+        return base64.b64encode(_random.token_bytes(n)).decode()
+    if kind == "token":
+        return _random.token_urlsafe(n)
+    if kind in ("password", "alnum"):
+        # Letters and digits only: safe in URLs, shells and entrypoints that eval.
+        return "".join(_random.choice(ALNUM) for _ in range(n if kind == "alnum" else 24))
+    if kind == "ed25519":
+        return ed25519_pair()
+    raise ValueError(f"unknown generator {spec!r}")
+
+
+def ed25519_pair() -> dict[str, str]:
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+    key = Ed25519PrivateKey.generate()
+    private_pem = key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
+    public_pem = key.public_key().public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
+    raw_private = key.private_bytes(serialization.Encoding.Raw, serialization.PrivateFormat.Raw, serialization.NoEncryption())
+    raw_public = key.public_key().public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw)
+    return {
+        "private_pem": private_pem.decode(),
+        "public_pem": public_pem.decode(),
+        "private_base64": base64.b64encode(raw_private).decode(),
+        "public_base64": base64.b64encode(raw_public).decode(),
+    }
+
+
+class SecretStore:
+    """Loads once, generates what is missing, writes back only if something changed."""
+
+    def __init__(self, path: Path):
+        self.path = path
+        self.data: dict = json.loads(path.read_text()) if path.exists() else {}
+        self.dirty = False
+
+    def get(self, section: str, key: str, spec: str, size: int = 32):
+        bucket = self.data.setdefault(section, {})
+        value = bucket.get(key)
+        if value is None or (spec == "ed25519") != isinstance(value, dict):
+            value = bucket[key] = generate(spec, size)
+            self.dirty = True
+        return value
+
+    def save(self):
+        if self.dirty:
+            write_private(self.path, json.dumps(self.data, indent=2, sort_keys=True) + "\n")
+            self.dirty = False

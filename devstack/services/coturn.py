@@ -1,0 +1,42 @@
+"""TURN/STUN relay: coturn in Docker, host turnserver natively."""
+
+from __future__ import annotations
+
+from devstack.services.base import Kind, Option, Port
+
+# coturn's entrypoint `eval`s its arguments: these would break or inject.
+EVAL_UNSAFE = "$`\"'\\ "
+
+
+class Coturn(Kind):
+    name = "coturn"
+    summary = "TURN/STUN server with REST-API (time-limited) credentials"
+    options = {
+        "image": Option(str, "coturn/coturn:4.6.3", "coturn image"),
+        "secret": Option(str, None, "static-auth-secret for REST-API credentials; generated when unset", generate="alnum:32", forbid_chars=EVAL_UNSAFE),
+        "realm": Option(str, "devstack.local", "TURN realm", forbid_chars=EVAL_UNSAFE),
+        "bin": Option(str, None, "path of turnserver for the native runtime"),
+    }
+    # Relays need a port range; it is the same inside and outside the container.
+    ports = {"port": Port(3478, "both"), "relay_ports": Port(0, "udp", count=16)}
+    default_env = {
+        "TURN_HOST": "{{ host }}",
+        "TURN_PORT": "{{ port }}",
+        "TURN_URL": "{{ url }}",
+        "TURN_SECRET": "{{ secret }}",
+        "TURN_REALM": "{{ realm }}",
+    }
+
+    def outputs(self, svc, stack):
+        port = svc.ports["port"]
+        relay = svc.ports["relay_ports"]
+        return {
+            "host": svc.host,
+            "port": port,
+            "url": f"turn:{svc.host}:{port}",
+            "stun_url": f"stun:{svc.host}:{port}",
+            "secret": svc.options["secret"],
+            "realm": svc.options["realm"],
+            "relay_min": relay,
+            "relay_max": relay + self.ports["relay_ports"].count - 1,
+        }

@@ -1,0 +1,41 @@
+"""SMTP with an inbox API: mailpit in Docker; a mailpit binary or devstack's catcher natively."""
+
+from __future__ import annotations
+
+from devstack.services.base import Kind, Option, Port
+
+
+class Mailpit(Kind):
+    name = "mailpit"
+    summary = "SMTP server that keeps every message in a local inbox"
+    modes = ("run", "stub", "off", "external")
+    options = {
+        "image": Option(str, "axllent/mailpit:v1.27.0", "mailpit image"),
+        "user": Option(str, "devstack", "SMTP user the app logs in as (any login is accepted)"),
+        "password": Option(str, None, "SMTP password; generated when unset", generate="password"),
+        "from_address": Option(str, None, "sender address exported as `from`; defaults to noreply@<project>.test"),
+        "bin": Option(str, None, "path of a mailpit binary for the native runtime (else devstack's catcher)"),
+    }
+    ports = {"smtp_port": Port(1025), "http_port": Port(8025)}
+    default_env = {
+        "SMTP_HOST": "{{ smtp_host }}",
+        "SMTP_PORT": "{{ smtp_port }}",
+        "SMTP_USER": "{{ smtp_user }}",
+        "SMTP_PASSWORD": "{{ smtp_password }}",
+        "MAILPIT_URL": "{{ url }}",
+    }
+
+    def outputs(self, svc, stack):
+        o = svc.options
+        return {
+            "host": svc.host,
+            "smtp_host": svc.host,
+            "smtp_port": svc.ports["smtp_port"],
+            "smtp_user": o["user"],
+            "smtp_password": o["password"],
+            "password": o["password"],
+            "smtp_url": f"smtp://{svc.host}:{svc.ports['smtp_port']}",
+            "url": f"http://{svc.host}:{svc.ports['http_port']}",
+            "http_port": svc.ports["http_port"],
+            "from": o["from_address"] or f"noreply@{stack.project.lower()}.test",
+        }

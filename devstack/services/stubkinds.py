@@ -1,0 +1,81 @@
+"""Stub-only kinds: services apps skip in dev, answered by devstack's stand-ins.
+
+Each runs a devstack.stubs server (or nothing, with `mode: off`) and exports
+the variables the app's SDK reads.
+"""
+
+from __future__ import annotations
+
+from devstack.services.base import Kind, Option, Port
+
+
+class Flags(Kind):
+    name = "flags"
+    summary = "feature-flag config server serving a JSON file"
+    modes = ("stub", "off", "external")
+    options = {
+        "config": Option(str, None, "JSON file served as the config (relative to the manifest)"),
+        "flags": Option(dict, {}, "inline config when no file is given"),
+    }
+    ports = {"port": Port(0)}
+    default_env = {"FEATURE_FLAGS_URL": "{{ url }}"}
+
+    def outputs(self, svc, stack):
+        return {"url": f"http://{svc.host}:{svc.ports['port']}", "host": svc.host, "port": svc.ports["port"]}
+
+
+class Posthog(Kind):
+    name = "posthog"
+    summary = "analytics sink that records PostHog events"
+    modes = ("stub", "off", "external")
+    options = {"api_key": Option(str, None, "project API key; generated when unset", generate="stripe:phc_local")}
+    ports = {"port": Port(0)}
+    default_env = {"POSTHOG_HOST": "{{ url }}", "POSTHOG_API_KEY": "{{ api_key }}"}
+
+    def outputs(self, svc, stack):
+        url = f"http://{svc.host}:{svc.ports['port']}"
+        return {"url": url, "host": svc.host, "port": svc.ports["port"], "api_key": svc.options["api_key"], "events_url": f"{url}/api/events"}
+
+
+class Sentry(Kind):
+    name = "sentry"
+    summary = "error-tracking sink that records Sentry envelopes"
+    modes = ("stub", "off", "external")
+    options = {"key": Option(str, None, "DSN public key; generated when unset", generate="hex:16")}
+    ports = {"port": Port(0)}
+    default_env = {"SENTRY_DSN": "{{ dsn }}"}
+
+    def outputs(self, svc, stack):
+        url = f"http://{svc.host}:{svc.ports['port']}"
+        return {"dsn": f"http://{svc.options['key']}@{svc.host}:{svc.ports['port']}/1", "url": url, "host": svc.host,
+                "port": svc.ports["port"], "events_url": f"{url}/api/events"}
+
+    def external_outputs(self, svc):
+        return {"dsn": svc.options["url"], "url": svc.options["url"]}
+
+
+class EmailApi(Kind):
+    name = "email_api"
+    summary = "SendGrid/Resend/Postmark-shaped HTTP API delivering into the local inbox"
+    modes = ("stub", "off", "external")
+    options = {
+        "provider": Option(str, "sendgrid", "API shape the app's SDK speaks", choices=("sendgrid", "resend", "postmark")),
+        "api_key": Option(str, None, "API key the app sends; generated when unset", generate="token:24"),
+        "inbox": Option(str, "mailpit", "mailpit service that receives the mail"),
+        "from_address": Option(str, None, "sender address; defaults to noreply@<project>.test"),
+    }
+    ports = {"port": Port(0)}
+    default_env = {"EMAIL_PROVIDER": "{{ provider }}", "EMAIL_API_KEY": "{{ api_key }}", "EMAIL_API_BASE": "{{ url }}"}
+    secret_outputs = ("api_key",)
+
+    def outputs(self, svc, stack):
+        return {"url": f"http://{svc.host}:{svc.ports['port']}", "host": svc.host, "port": svc.ports["port"],
+                "provider": svc.options["provider"], "api_key": svc.options["api_key"],
+                "from": svc.options["from_address"] or f"noreply@{stack.project.lower()}.test"}
+
+    def inbox(self, svc, stack):
+        """The mailpit service this API delivers to (must run in this stack)."""
+        return stack.services.get(svc.options["inbox"])
+
+
+KINDS = [Flags, Posthog, Sentry, EmailApi]
