@@ -40,3 +40,8 @@ class Coturn(Kind):
             "relay_min": relay,
             "relay_max": relay + self.ports["relay_ports"].count - 1,
         }
+
+    def ready(self, svc, stack):
+        from devstack import probes
+
+        probes.stun_binding(svc.outputs["host"], svc.outputs["port"])

@@ -41,3 +41,17 @@ class Livekit(Kind):
         if ":" in (options.get("api_key") or ""):
             return [("api_key", "must not contain `:` (LIVEKIT_KEYS is `key: secret`)")]
         return []
+
+    def ready(self, svc, stack):
+        from devstack import probes
+
+        o = svc.outputs
+        # A real Twirp call with a signed token: proves the keys, not just the port.
+        probes.http(o["http_url"] + "/twirp/livekit.RoomService/ListRooms", method="POST",
+                    headers={"Authorization": f"Bearer {room_list_token(o)}", "Content-Type": "application/json"}, body=b"{}")
+
+
+def room_list_token(outputs) -> str:
+    from livekit import api
+
+    return api.AccessToken(outputs["api_key"], outputs["api_secret"]).with_grants(api.VideoGrants(room_list=True)).to_jwt()

@@ -39,3 +39,10 @@ class Mailpit(Kind):
             "http_port": svc.ports["http_port"],
             "from": o["from_address"] or f"noreply@{stack.project.lower()}.test",
         }
+
+    def ready(self, svc, stack):
+        from devstack import probes
+
+        o = svc.outputs
+        probes.smtp_ehlo(o["smtp_host"], o["smtp_port"])
+        probes.http(o["url"] + "/readyz")

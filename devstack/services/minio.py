@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 
-from devstack.services.base import Kind, Option, Port
+from devstack.services.base import Kind, NotReady, Option, Port
 
 # Docker Hub's minio/minio is gone (Sept 2026); this is the last community release.
 MINIO_IMAGE = "quay.io/minio/minio:RELEASE.2025-09-07T16-13-09Z"
@@ -57,3 +57,14 @@ class Minio(Kind):
     def check(self, options):
         bad = [b for b in options["buckets"] if not isinstance(b, str) or not re.match(r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$", b)]
         return [("buckets", f"invalid bucket name {b!r} (3-63 lower-case letters, digits, `.` or `-`)") for b in bad]
+
+    def ready(self, svc, stack):
+        from minio import Minio as Client
+        from minio.error import MinioException
+
+        o = svc.outputs
+        client = Client(f"{o['host']}:{o['port']}", access_key=o["access_key"], secret_key=o["secret_key"], secure=False, region=o["region"])
+        try:
+            client.list_buckets()  # a signed S3 call: proves credentials too
+        except (MinioException, OSError, ValueError) as exc:
+            raise NotReady(str(exc)) from None

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 
-from devstack.services.base import Kind, Option, Port, url_quote
+from devstack.services.base import Kind, NotReady, Option, Port, url_quote
 
 
 def db_name(project: str) -> str:
@@ -71,3 +71,14 @@ class Postgres(Kind):
         # the old .../data path makes 18 refuse to start.
         data_dir = "/var/lib/postgresql" if major >= 18 else "/var/lib/postgresql/data"
         return {"data_dir": data_dir, "database": self.database(svc, stack)}
+
+    def ready(self, svc, stack):
+        import psycopg
+
+        o = svc.outputs
+        try:
+            with psycopg.connect(host=o["host"], port=o["port"], user=o["user"], password=o["password"],
+                                 dbname=o["database"], connect_timeout=2) as conn:
+                conn.execute("SELECT 1").fetchone()
+        except psycopg.Error as exc:
+            raise NotReady(str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__) from None

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from devstack.services.base import Kind, Option, Port, url_quote
+from devstack.services.base import Kind, NotReady, Option, Port, url_quote
 
 
 class Redis(Kind):
@@ -35,3 +35,12 @@ class Redis(Kind):
         values = super().external_outputs(svc)
         values["db"] = (svc.options["url"].rsplit("/", 1)[-1] or "0") if svc.options["url"].count("/") > 2 else 0
         return values
+
+    def ready(self, svc, stack):
+        import redis
+
+        o = svc.outputs
+        try:
+            redis.Redis(host=o["host"], port=o["port"], password=o["password"], socket_timeout=2, socket_connect_timeout=2).ping()
+        except redis.RedisError as exc:
+            raise NotReady(str(exc)) from None

@@ -54,3 +54,9 @@ class Stripe(Kind):
             elif value is not None and key != "webhook_secret" and value.count("_") != 2:
                 problems.append((key, "must have exactly three `_`-separated parts (stripe-mock rejects others)"))
         return problems
+
+    def ready(self, svc, stack):
+        from devstack import probes
+
+        o = svc.outputs
+        probes.http(o["api_base"] + "/v1/customers?limit=1", headers={"Authorization": f"Bearer {o['secret_key']}"})

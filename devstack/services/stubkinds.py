@@ -9,7 +9,16 @@ from __future__ import annotations
 from devstack.services.base import Kind, Option, Port
 
 
-class Flags(Kind):
+class HttpStub(Kind):
+    """Stand-ins that answer GET /healthz once serving."""
+
+    def ready(self, svc, stack):
+        from devstack import probes
+
+        probes.http(f"http://{svc.host}:{svc.ports['port']}/healthz")
+
+
+class Flags(HttpStub):
     name = "flags"
     summary = "feature-flag config server serving a JSON file"
     modes = ("stub", "off", "external")
@@ -24,7 +33,7 @@ class Flags(Kind):
         return {"url": f"http://{svc.host}:{svc.ports['port']}", "host": svc.host, "port": svc.ports["port"]}
 
 
-class Posthog(Kind):
+class Posthog(HttpStub):
     name = "posthog"
     summary = "analytics sink that records PostHog events"
     modes = ("stub", "off", "external")
@@ -37,7 +46,7 @@ class Posthog(Kind):
         return {"url": url, "host": svc.host, "port": svc.ports["port"], "api_key": svc.options["api_key"], "events_url": f"{url}/api/events"}
 
 
-class Sentry(Kind):
+class Sentry(HttpStub):
     name = "sentry"
     summary = "error-tracking sink that records Sentry envelopes"
     modes = ("stub", "off", "external")
@@ -54,7 +63,7 @@ class Sentry(Kind):
         return {"dsn": svc.options["url"], "url": svc.options["url"]}
 
 
-class EmailApi(Kind):
+class EmailApi(HttpStub):
     name = "email_api"
     summary = "SendGrid/Resend/Postmark-shaped HTTP API delivering into the local inbox"
     modes = ("stub", "off", "external")
