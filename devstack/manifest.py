@@ -193,6 +193,8 @@ class Validator:
             self.problem(where, what, hint)
             return None
         mode = body.get("mode", kind.modes[0])
+        if mode is False:  # YAML 1.1 reads a bare `off` as false
+            mode = "off"
         if mode not in kind.modes:
             hint = f"{kind.name} supports: {', '.join(kind.modes)}"
             if mode not in MODES:

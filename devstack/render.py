@@ -86,7 +86,9 @@ def write_compose(plan: StackPlan, bind: str = "127.0.0.1") -> Path:
 
 def dotenv_value(value: str) -> str:
     """Quote only when needed; double quotes with escapes handle newlines (PEM keys)."""
-    if value and all(c.isalnum() or c in "_-.:/@%+=,~^*?[]!" for c in value):
+    if not value:
+        return ""
+    if all(c.isalnum() or c in "_-.:/@%+=,~^*?[]!" for c in value):
         return value
     escaped = value.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n").replace("$", "\\$")
     return f'"{escaped}"'
