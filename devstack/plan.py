@@ -138,7 +138,10 @@ def build_env(manifest: Manifest, plan: StackPlan) -> dict[str, str]:
                 continue
             prefix = "" if is_primary(svc, plan) else svc.name.upper() + "_"
             for var, expr in svc.kind.default_env.items():
-                env[prefix + var] = expressions.render(expr, svc.outputs)
+                try:
+                    env[prefix + var] = expressions.render(expr, svc.outputs)
+                except expressions.ExpressionError:
+                    continue  # e.g. an external URL that carries no user: nothing to export
     context = expressions.context(plan)
     for var, expr in manifest.env.items():
         try:

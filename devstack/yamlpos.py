@@ -44,7 +44,7 @@ def _build(node, path: Path_, lines: dict, loader: yaml.SafeLoader):
 
 def load(text: str, filename: str = "<string>") -> Located:
     """Parse one YAML document; raises yaml.YAMLError with marks on bad syntax."""
-    loader = yaml.SafeLoader(text)
+    loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)(text)
     try:
         node = loader.get_single_node()
         lines: dict[Path_, int] = {}

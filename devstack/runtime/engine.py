@@ -1,27 +1,132 @@
-"""Is a Docker engine reachable? Asked cheaply, without importing python-on-whales."""
+"""Which Docker engine, and does it answer? Asked cheaply, without importing python-on-whales.
+
+The engine is resolved the way the docker CLI does it: `--context` first, then
+DOCKER_HOST, then DOCKER_CONTEXT, then the config's current context, else the
+local socket. Context endpoints are read from the CLI's context store
+($DOCKER_CONFIG/contexts/meta/<sha256 of the name>/meta.json), no CLI call.
+"""
 
 from __future__ import annotations
 
+import hashlib
+import ipaddress
+import json
 import os
 import shutil
 import socket
 import subprocess
+import urllib.parse
+from dataclasses import dataclass
+from pathlib import Path
+
+LOCAL_SOCKET = "unix:///var/run/docker.sock"
+
+
+@dataclass(frozen=True)
+class Endpoint:
+    host: str  # unix:///var/run/docker.sock | tcp://10.0.0.5:2376 | ssh://me@box
+    context: str | None = None  # a named (non-default) context in use
+    source: str = "default"  # --context | DOCKER_HOST | DOCKER_CONTEXT | current context | default
+
+    @property
+    def hostname(self) -> str:
+        """The engine's machine as seen from here ('' for local sockets)."""
+        parts = urllib.parse.urlsplit(self.host)
+        if parts.scheme in ("tcp", "ssh", "http", "https"):
+            return parts.hostname or ""
+        return ""
+
+    @property
+    def remote(self) -> bool:
+        """Published ports live on another machine (not this one's loopback)."""
+        name = self.hostname
+        if not name:
+            return False
+        if name == "localhost":
+            return False
+        try:
+            return not ipaddress.ip_address(name).is_loopback
+        except ValueError:
+            return True  # a host name other than localhost
+
+    @property
+    def public_host(self) -> str:
+        return self.hostname if self.remote else "127.0.0.1"
+
+    def describe(self) -> str:
+        """e.g. `docker engine unix:///var/run/docker.sock (local)`, `docker context foo (tcp://10.0.0.5:2376)`."""
+        where = "remote" if self.remote else "local"
+        if self.context:
+            return f"docker context {self.context} ({self.host}, {where})"
+        via = " via DOCKER_HOST" if self.source == "DOCKER_HOST" else ""
+        return f"docker engine {self.host} ({where}{via})"
+
+
+class ContextNotFound(Exception):
+    pass
+
+
+def config_dir() -> Path:
+    return Path(os.environ.get("DOCKER_CONFIG") or Path.home() / ".docker")
+
+
+def current_context() -> str | None:
+    try:
+        return json.loads((config_dir() / "config.json").read_text()).get("currentContext") or None
+    except (OSError, ValueError):
+        return None
+
+
+def context_host(name: str) -> str:
+    """The docker endpoint of a context, from the CLI's context store."""
+    if name == "default":
+        return os.environ.get("DOCKER_HOST") or LOCAL_SOCKET
+    digest = hashlib.sha256(name.encode()).hexdigest()
+    meta = config_dir() / "contexts" / "meta" / digest / "meta.json"
+    try:
+        data = json.loads(meta.read_text())
+    except (OSError, ValueError):
+        raise ContextNotFound(name) from None
+    host = ((data.get("Endpoints") or {}).get("docker") or {}).get("Host")
+    if not host:
+        raise ContextNotFound(name)
+    return host
+
+
+def resolve(context: str | None = None) -> Endpoint:
+    """The engine the docker CLI would talk to with these settings."""
+    if context:
+        return Endpoint(context_host(context), None if context == "default" else context, "--context")
+    if os.environ.get("DOCKER_HOST"):
+        return Endpoint(os.environ["DOCKER_HOST"], None, "DOCKER_HOST")
+    for name, source in ((os.environ.get("DOCKER_CONTEXT"), "DOCKER_CONTEXT"), (current_context(), "current context")):
+        if name and name != "default":
+            return Endpoint(context_host(name), name, source)
+        if name == "default":
+            break
+    return Endpoint(LOCAL_SOCKET, None, "default")
+
+
+def ping_unix(path: str, timeout: float = 3.0) -> bool:
+    if not os.path.exists(path):
+        return False
+    try:
+        with socket.socket(socket.AF_UNIX) as sock:
+            sock.settimeout(timeout)
+            sock.connect(path)
+            sock.sendall(b"GET /_ping HTTP/1.0\r\n\r\n")
+            return b"OK" in sock.recv(1024)
+    except OSError:
+        return False
 
 
 def engine_answers(context: str | None = None, timeout: float = 3.0) -> bool:
-    host = os.environ.get("DOCKER_HOST", "")
-    if not context and (not host or host.startswith("unix://")):
-        path = host[len("unix://"):] if host else "/var/run/docker.sock"
-        if not os.path.exists(path):
-            return False
-        try:
-            with socket.socket(socket.AF_UNIX) as sock:
-                sock.settimeout(timeout)
-                sock.connect(path)
-                sock.sendall(b"GET /_ping HTTP/1.0\r\n\r\n")
-                return b"OK" in sock.recv(1024)
-        except OSError:
-            return False
+    try:
+        endpoint = resolve(context)
+    except ContextNotFound:
+        return False
+    if endpoint.host.startswith("unix://") and not context:
+        return ping_unix(endpoint.host[len("unix://"):], timeout)
     if not shutil.which("docker"):
         return False
     argv = ["docker"] + (["--context", context] if context else []) + ["version", "--format", "{{.Server.Version}}"]

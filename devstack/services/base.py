@@ -72,6 +72,7 @@ class Kind:
             "port": parts.port or "",
             "user": urllib.parse.unquote(parts.username or ""),
             "password": urllib.parse.unquote(parts.password or ""),
+            "database": parts.path.lstrip("/"),
         }
 
     def check(self, options: dict[str, Any]) -> list[tuple[str, str]]:

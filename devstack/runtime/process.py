@@ -1,0 +1,443 @@
+"""Local processes for the native runtime: what to run (NativeSpec), spawning,
+pidfiles with a fingerprint, and stopping whole process groups.
+
+The catalog's `Kind.native(svc, stack)` returns a NativeSpec; the supervisor in
+runtime/native.py only interprets it, so it holds no per-kind knowledge.
+
+Layout of one service's state, .devstack/<service>/:
+    pid     JSON: pid, process start time, argv, implementation (see PidFile)
+    log     stdout+stderr of every start, appended (rotated past LOG_ROTATE bytes)
+    ...     whatever the kind keeps there (config files, data/)
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import pwd
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable
+
+LOG_ROTATE = 10 * 1024 * 1024
+# Where data of services that must not run as root lives when devstack runs as
+# root (see data_dir_for): the project's own dir is often under /root (0700).
+DATA_ROOT_ENV = "DEVSTACK_DATA_ROOT"
+DEFAULT_DATA_ROOT = "/var/lib/devstack"
+
+
+@dataclass
+class FileSpec:
+    """A file written before each start (config, password file...)."""
+
+    path: Path
+    text: str
+    mode: int = 0o600
+    owned_by_user: bool = False  # chown to the spec's run-as user (e.g. initdb's pwfile)
+
+
+@dataclass
+class InitStep:
+    """A first-run command (initdb...), run as the spec's user until `creates` exists."""
+
+    argv: list[str]
+    creates: Path
+    description: str = ""
+    cleanup: list[Path] = field(default_factory=list)  # removed after the step (pwfiles)
+
+
+@dataclass
+class NativeSpec:
+    """How one service runs as a local process; built by Kind.native()."""
+
+    argv: list[str]
+    implementation: str  # shown in status/progress, e.g. "postgres 15 (/usr/lib/postgresql/15/bin)"
+    env: dict[str, str] = field(default_factory=dict)
+    user: str | None = None  # run as this user when devstack runs as root (services that refuse root)
+    cwd: Path | None = None
+    dirs: list[Path] = field(default_factory=list)  # created before start (owned by `user` if set)
+    files: list[FileSpec] = field(default_factory=list)
+    init: list[InitStep] = field(default_factory=list)
+    # Called (repeatedly, until it stops raising NotReady) after the process is
+    # spawned and before the kind's ready() probe: create databases/buckets,
+    # restore a snapshot. Must be idempotent.
+    bootstrap: Callable[[], None] | None = None
+    # Called before the process is stopped by `down`, while it still answers
+    # (e.g. moto keeps S3 in memory only: dump the objects to the state dir).
+    before_stop: Callable[[], None] | None = None
+    stop_signal: int = signal.SIGTERM
+    # Data kept outside .devstack/<service> (deleted by `down --volumes`).
+    volumes: list[Path] = field(default_factory=list)
+    hint: str = ""  # shown when the service fails to start
+    ready_timeout: float = 60.0
+
+
+# -- users -------------------------------------------------------------------------
+
+
+def is_root() -> bool:
+    return hasattr(os, "geteuid") and os.geteuid() == 0
+
+
+def unprivileged_user(preferred: str = "postgres") -> str:
+    """A non-root account to run a server that refuses root: `preferred` if it
+    exists, else nobody (uid 65534)."""
+    for name in (preferred, "nobody"):
+        try:
+            pwd.getpwnam(name)
+            return name
+        except KeyError:
+            continue
+    return "65534"
+
+
+def user_ids(user: str | None) -> tuple[int, int] | None:
+    """(uid, gid) to switch to, or None when no switch applies (not root, or no user)."""
+    if not user or not is_root():
+        return None
+    try:
+        entry = pwd.getpwnam(user)
+        return entry.pw_uid, entry.pw_gid
+    except KeyError:
+        uid = int(user)
+        return uid, uid
+
+
+def data_dir_for(svc_state: Path, project_key: str, service: str, user: str | None) -> tuple[Path, list[Path]]:
+    """Where a service that runs as another user keeps its data.
+
+    Returns (data dir, extra volume paths to delete on `down --volumes`).
+
+    Not root: no user switch, the data stays in .devstack/<service>/data.
+    Root: the server runs as an unprivileged user that usually cannot traverse
+    the project (under /root, 0700; pytest's tmp dirs are 0700 too), and
+    loosening the user's home permissions is not ours to do. So the data lives
+    in $DEVSTACK_DATA_ROOT (default /var/lib/devstack)/<project-key>/<service>,
+    owned by that user, and .devstack/<service>/data is a symlink to it so the
+    project dir still shows where everything is.
+    """
+    link = svc_state / "data"
+    if user_ids(user) is None:
+        if link.is_symlink():  # was run as root before: keep using that data
+            return link.resolve(), [link.resolve()]
+        return link, []
+    base = Path(os.environ.get(DATA_ROOT_ENV) or DEFAULT_DATA_ROOT)
+    target = base / project_key / service
+    svc_state.mkdir(parents=True, exist_ok=True)
+    if link.is_symlink() and link.resolve() != target.resolve():
+        link.unlink()
+    if link.exists() and not link.is_symlink():
+        # data created earlier without a user switch: keep it where it is
+        return link, []
+    if not link.is_symlink():
+        link.symlink_to(target)
+    return target, [target]
+
+
+def prepare_path(path: Path, ids: tuple[int, int] | None, mode: int = 0o700) -> None:
+    """mkdir -p; the last component is owned by ids (parents made traversable)."""
+    path.mkdir(parents=True, exist_ok=True)
+    if ids is not None:
+        # Parents we create under the data root must be traversable by the user.
+        parent = path.parent
+        while parent != parent.parent and str(parent).startswith(os.environ.get(DATA_ROOT_ENV) or DEFAULT_DATA_ROOT):
+            try:
+                os.chmod(parent, os.stat(parent).st_mode | 0o711)
+            except OSError:
+                break
+            parent = parent.parent
+        os.chown(path, *ids)
+    os.chmod(path, mode)
+
+
+# -- process identity ---------------------------------------------------------------
+
+
+def _proc_start_time(pid: int) -> str | None:
+    """A value that changes when a PID is reused: the start time (clock ticks
+    since boot) on Linux, `ps -o lstart` elsewhere; None if no such process."""
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as handle:
+            data = handle.read().decode(errors="replace")
+        # comm may hold spaces/parens: split after the last ')'
+        fields = data[data.rindex(")") + 2:].split()
+        if fields[0] in ("Z", "X"):  # zombie: it is dead, only not reaped
+            return None
+        return fields[19]
+    except FileNotFoundError:
+        return None
+    except OSError:
+        pass
+    if sys.platform.startswith("linux"):
+        return None
+    try:
+        out = subprocess.run(["ps", "-o", "stat=,lstart=", "-p", str(pid)], capture_output=True, text=True, timeout=5).stdout.strip()
+    except (OSError, subprocess.TimeoutExpired):
+        return None
+    if not out or out.startswith("Z"):
+        return None
+    return out.split(None, 1)[1] if " " in out else out
+
+
+def group_alive(pgid: int) -> bool:
+    try:
+        os.killpg(pgid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return _group_has_live_member(pgid)
+
+
+def _group_has_live_member(pgid: int) -> bool:
+    """killpg(0) also succeeds for a group of zombies; on Linux look closer."""
+    if not os.path.isdir("/proc"):
+        return True
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/stat", "rb") as handle:
+                data = handle.read().decode(errors="replace")
+        except OSError:
+            continue
+        fields = data[data.rindex(")") + 2:].split()
+        if int(fields[2]) == pgid and fields[0] not in ("Z", "X"):
+            return True
+    _reap(pgid)
+    return False
+
+
+def _reap(pid: int) -> None:
+    """Collect a child of ours that exited (tests run the runtime in-process)."""
+    try:
+        while True:
+            done, _ = os.waitpid(-pid, os.WNOHANG)
+            if done == 0:
+                return
+    except ChildProcessError:
+        return
+    except OSError:
+        return
+
+
+@dataclass
+class PidFile:
+    """.devstack/<service>/pid: which process is ours, robust to PID reuse."""
+
+    path: Path
+    pid: int = 0
+    start_time: str | None = None
+    argv: list[str] = field(default_factory=list)
+    implementation: str = ""
+    started_at: float = 0.0
+    log_offset: int = 0
+
+    @classmethod
+    def read(cls, path: Path) -> "PidFile | None":
+        try:
+            data = json.loads(path.read_text())
+            return cls(path, int(data["pid"]), data.get("start_time"), list(data.get("argv", [])),
+                       data.get("implementation", ""), float(data.get("started_at", 0)), int(data.get("log_offset", 0)))
+        except FileNotFoundError:
+            return None
+        except (ValueError, KeyError, TypeError, OSError):
+            # A torn or foreign file: treat as stale (a leader we cannot identify).
+            return cls(path, 0)
+
+    def write(self) -> None:
+        from devstack.fsutil import write_private
+
+        write_private(self.path, json.dumps({
+            "pid": self.pid, "start_time": self.start_time, "argv": self.argv,
+            "implementation": self.implementation, "started_at": self.started_at,
+            "log_offset": self.log_offset}, indent=1) + "\n", 0o644)
+
+    def remove(self) -> None:
+        try:
+            self.path.unlink()
+        except FileNotFoundError:
+            pass
+
+    def leader_alive(self) -> bool:
+        """The recorded process still runs and is the same one (not a reused PID)."""
+        if self.pid <= 0:
+            return False
+        now = _proc_start_time(self.pid)
+        if now is None:
+            _reap(self.pid)
+            return False
+        return self.start_time is None or now == self.start_time
+
+    def group_left(self) -> bool:
+        """Some process of our group is still around (its leader may be gone).
+
+        A PID is not reused while a process group with that id exists, so if
+        the leader's PID now belongs to another process, our group is gone.
+        """
+        if self.pid <= 0:
+            return False
+        now = _proc_start_time(self.pid)
+        if now is not None and self.start_time is not None and now != self.start_time:
+            return False  # PID reused by an unrelated process: never signal it
+        return group_alive(self.pid)
+
+    def why_dead(self) -> str:
+        if self.pid <= 0:
+            return "unreadable pid file"
+        return f"process {self.pid} is gone"
+
+
+# -- spawning -----------------------------------------------------------------------
+
+
+class SpawnError(Exception):
+    pass
+
+
+def open_log(path: Path) -> tuple[object, int]:
+    """Open the service log for appending (rotating a big one); returns (file, offset)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        if path.stat().st_size > LOG_ROTATE:
+            os.replace(path, path.with_name(path.name + ".1"))
+    except FileNotFoundError:
+        pass
+    handle = open(path, "ab", buffering=0)
+    offset = handle.tell()
+    return handle, offset
+
+
+def write_files(spec: NativeSpec, ids) -> None:
+    for f in spec.files:
+        from devstack.fsutil import write_private
+
+        write_private(f.path, f.text, f.mode)
+        if f.owned_by_user and ids is not None:
+            os.chown(f.path, *ids)
+
+
+def run_init(spec: NativeSpec, ids, log, env: dict) -> None:
+    for step in spec.init:
+        if step.creates.exists():
+            continue
+        log.write(f"=== devstack: {step.description or 'init'}: {' '.join(step.argv)}\n".encode())
+        kwargs = _user_kwargs(ids)
+        try:
+            result = subprocess.run(step.argv, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
+                                    env=env, cwd=str(spec.cwd) if spec.cwd else None, **kwargs)
+        except OSError as exc:
+            raise SpawnError(f"cannot run {step.argv[0]}: {exc.strerror or exc}") from None
+        finally:
+            for path in step.cleanup:
+                try:
+                    path.unlink()
+                except FileNotFoundError:
+                    pass
+        if result.returncode != 0:
+            raise SpawnError(f"{step.description or step.argv[0]} failed (exit {result.returncode})")
+
+
+def _user_kwargs(ids) -> dict:
+    if ids is None:
+        return {}
+    return {"user": ids[0], "group": ids[1], "extra_groups": [], "umask": 0o077}
+
+
+def spawn(spec: NativeSpec, state: Path, log_path: Path, pid_path: Path) -> PidFile:
+    """Prepare dirs/files, run init steps, start the process detached; write its pidfile."""
+    ids = user_ids(spec.user)
+    state.mkdir(parents=True, exist_ok=True)
+    for d in spec.dirs:
+        prepare_path(d, ids)
+    write_files(spec, ids)
+    env = {**os.environ, **spec.env}
+    if ids is not None:
+        entry = _pw_entry(ids[0])
+        env.update({"HOME": entry or "/", "USER": spec.user or "", "LOGNAME": spec.user or ""})
+    log, offset = open_log(log_path)
+    try:
+        log.write(f"=== devstack: {time.strftime('%Y-%m-%d %H:%M:%S')} starting {spec.implementation}\n".encode())
+        run_init(spec, ids, log, env)
+        try:
+            proc = subprocess.Popen(spec.argv, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
+                                    env=env, cwd=str(spec.cwd) if spec.cwd else None, start_new_session=True,
+                                    close_fds=True, **_user_kwargs(ids))
+        except OSError as exc:
+            raise SpawnError(f"cannot start {spec.argv[0]}: {exc.strerror or exc}") from None
+    finally:
+        log.close()
+    # Popen's bookkeeping would wait() on it when collected; the process outlives us.
+    proc.returncode = 0
+    record = PidFile(pid_path, proc.pid, _proc_start_time(proc.pid), list(spec.argv), spec.implementation, time.time(), offset)
+    record.write()
+    return record
+
+
+def _pw_entry(uid: int) -> str | None:
+    try:
+        return pwd.getpwuid(uid).pw_dir
+    except KeyError:
+        return None
+
+
+# -- stopping -----------------------------------------------------------------------
+
+
+def stop_groups(targets: list[tuple[PidFile, int]], timeout: float = 10.0) -> list[int]:
+    """Signal every target's process group, wait up to `timeout` in total, then
+    SIGKILL what is left. Returns the pgids still alive after that (should be [])."""
+    live = []
+    for record, sig in targets:
+        if record.group_left():
+            try:
+                os.killpg(record.pid, sig)
+            except ProcessLookupError:
+                continue
+            live.append(record)
+    deadline = time.monotonic() + timeout
+    while live and time.monotonic() < deadline:
+        live = [r for r in live if group_alive(r.pid)]
+        if live:
+            time.sleep(0.02)
+    for record in live:
+        try:
+            os.killpg(record.pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+    deadline = time.monotonic() + 5
+    while live and time.monotonic() < deadline:
+        live = [r for r in live if group_alive(r.pid)]
+        if live:
+            time.sleep(0.02)
+    for record in targets:
+        _reap(record[0].pid)
+    return [r.pid for r in live]
+
+
+def tail(path: Path, lines: int, offset: int = 0) -> list[str]:
+    """Last `lines` lines of a log (from byte `offset` on)."""
+    try:
+        with open(path, "rb") as handle:
+            size = handle.seek(0, os.SEEK_END)
+            start = max(offset, size - 64 * 1024)
+            handle.seek(start)
+            data = handle.read()
+    except FileNotFoundError:
+        return []
+    text = data.decode(errors="replace").splitlines()
+    if start > offset and text:
+        text = text[1:]  # the first line is likely cut
+    return text[-lines:] if lines > 0 else []
+
+
+def remove_tree(path: Path) -> None:
+    if path.is_symlink():
+        path.unlink()
+    elif path.exists():
+        shutil.rmtree(path, ignore_errors=True)
