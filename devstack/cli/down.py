@@ -11,14 +11,7 @@ from devstack.cli.app import info
 @click.option("--volumes", "-v", is_flag=True, help="Also delete the stack's data (volumes, data dirs).")
 @click.pass_obj
 def down(app, volumes):
-    from devstack import runtime
-    from devstack.lock import project_lock
-    from devstack.ports import PortBook
+    from devstack import operations
 
-    rt = runtime.select(app.requested_runtime(), app)
-    with project_lock(app.manifest.state_dir, on_wait=info):
-        plan = app.plan(host=rt.public_host())
-        rt.down(plan, volumes, info)
-        if volumes:
-            PortBook(plan.state_dir, plan.root).release()
+    operations.down(app, info, volumes=volumes)
     info("stopped; data deleted" if volumes else "stopped; data kept (`devstack down --volumes` deletes it)")
