@@ -1,7 +1,149 @@
-"""Seeding: fixtures into every service (filled in by the seeding work)."""
+"""Seeding: fixtures into every service, idempotent (content hashes), with instant reset.
+
+`seed_stack` is what `devstack up` (first start) and `devstack seed` call once
+every service is ready. Per service, the kind's seeder (SEEDERS) validates the
+manifest's `seed:` value, hashes every fixture (plus e.g. the migration
+command), and loads only when that hash changed or the server lost the data;
+after a load it keeps a snapshot that `reset=True` restores.
+State: <state_dir>/seed/state.json (+ per-kind snapshot files).
+"""
 
 from __future__ import annotations
 
+import importlib
+import time
+from pathlib import Path
+
+from devstack.errors import ManifestError, UserError
+from devstack.seed.base import SeedError, Seeder, SpecContext, State, digest
+
+# kind -> module with a `seeder` class. A kind module may name its own (`seeder = "pkg.module"`).
+SEEDERS = {
+    "postgres": "devstack.seed.postgres",
+    "redis": "devstack.seed.redis",
+    "minio": "devstack.seed.s3",
+    "stripe": "devstack.seed.stripe",
+}
+NO_RESET_SNAPSHOT = {"stripe": "Stripe has no snapshot: fixtures re-applied"}
+
+__all__ = ["seed_stack", "prepare", "SeedError", "SEEDERS"]
+
+
+def seeder_class(kind) -> type[Seeder] | None:
+    target = getattr(kind, "seeder", None) or SEEDERS.get(kind.name)
+    if not target:
+        return None
+    return importlib.import_module(target).seeder
+
+
+def manifest_lines(plan):
+    """Line numbers of the manifest (for file:line in seed: errors), or None."""
+    from devstack import yamlpos
+
+    try:
+        return yamlpos.load(Path(plan.manifest_path).read_text(), str(plan.manifest_path))
+    except Exception:  # noqa: BLE001 - lines are a nicety; the plan was built from this file already
+        return None
+
+
+def prepare(plan, names: list[str] | None = None, lines=None):
+    """Validate every service's `seed:` -> [(svc, seeder class, fixtures)] for the services to seed.
+
+    Raises ManifestError listing every problem (file:line, key path, hint)."""
+    lines = lines if lines is not None else manifest_lines(plan)
+    problems = []
+    jobs = []
+    for svc in plan.services.values():
+        ctx = SpecContext(svc.name, Path(plan.root), lines)
+        cls = seeder_class(svc.kind)
+        if cls is None:
+            if svc.seed is not None:
+                ctx.problem((), f"kind {svc.kind.name} takes no seed fixtures", f"kinds with fixtures: {', '.join(sorted(SEEDERS))}")
+            problems += ctx.problems
+            continue
+        fixtures = cls.parse(ctx, svc.seed, svc) if svc.seed is not None else []
+        problems += ctx.problems
+        if not ctx.problems and cls.wanted(svc, fixtures):
+            jobs.append((svc, cls, fixtures))
+    if problems:
+        raise ManifestError(str(plan.manifest_path), problems)
+    if names:
+        from devstack.options import suggest
+
+        wanted = {svc.name for svc, _, _ in jobs}
+        for name in names:
+            if name not in plan.services:
+                raise UserError(f"no service `{name}` in {Path(plan.manifest_path).name}", suggest(name, plan.services) or "services: " + ", ".join(plan.services))
+            svc = plan.services[name]
+            if not svc.runs:
+                raise UserError(f"{name} is `mode: {svc.mode}`: devstack seeds only services it runs")
+            if name not in wanted:
+                raise UserError(f"{name} has nothing to seed", f"add `seed:` to services.{name} (see docs/seeding.md)")
+        jobs = [job for job in jobs if job[0].name in names]
+    else:
+        jobs = [job for job in jobs if job[0].runs]
+    return jobs
+
 
 def seed_stack(plan, progress, services=None, reset=False, first_start_only=False) -> None:
-    """Load fixtures; placeholder until loaders exist."""
+    """Load fixtures into the stack's services.
+
+    services: names to seed (default: every service with fixtures).
+    reset: restore the snapshot taken after the last seed (reseed when the
+        fixtures changed or there is no snapshot).
+    first_start_only: `devstack up`: seed services never seeded (or whose
+        server lost the data); a changed fixture is only pointed out.
+    """
+    jobs = prepare(plan, list(services) if services else None)
+    if not jobs:
+        if not first_start_only:
+            progress("nothing to seed: no service declares `seed:` (see docs/seeding.md)")
+        return
+    state = State(Path(plan.state_dir) / "seed")
+    started = time.monotonic()
+    worked = []
+    for svc, cls, fixtures in jobs:
+        seeder = cls(svc, plan, progress)
+        record = state.get(svc.name)
+        if record and record.get("kind") != svc.kind.name:
+            record = None
+        fingerprint, files = digest(svc.kind.name, fixtures, seeder.extra(), record)
+        same = bool(record) and record.get("hash") == fingerprint
+        there = bool(record) and seeder.present(record.get("snapshot") or {})
+        if first_start_only and there:
+            if not same:
+                seeder.say(f"fixtures changed since the last seed: `devstack seed {svc.name}` reloads them")
+            continue
+        if reset and same and there:
+            if seeder.reset(record.get("snapshot") or {}):
+                worked.append(svc.name)
+                continue
+            seeder.say(NO_RESET_SNAPSHOT.get(svc.kind.name, "no snapshot: reloading the fixtures"))
+        elif not first_start_only and same and there:
+            seeder.say("unchanged")
+            continue
+        elif record and not there:
+            seeder.say("the seeded data is gone from the server: loading the fixtures again")
+        elif record and not same:
+            seeder.say("fixtures changed: reloading")
+        try:
+            snapshot = seeder.load(fixtures)
+        except SeedError as exc:
+            if not exc.intact:
+                state.drop(svc.name)
+            raise
+        except BaseException:
+            state.drop(svc.name)
+            raise
+        worked.append(svc.name)
+        if snapshot is None:  # the backend keeps nothing (stripe-mock): nothing to record
+            state.drop(svc.name)
+            continue
+        state.set(svc.name, {"kind": svc.kind.name, "hash": fingerprint, "files": files, "snapshot": snapshot,
+                             "seeded_at": time.strftime("%Y-%m-%dT%H:%M:%S%z")})
+    if worked:
+        if len(jobs) > 1 or not first_start_only:
+            progress(f"seeded {', '.join(worked)} in {time.monotonic() - started:.2f}s" if not reset else
+                     f"reset {', '.join(worked)} in {time.monotonic() - started:.2f}s")
+    elif not first_start_only:
+        progress("nothing to do: fixtures unchanged since the last seed (`devstack seed --reset` restores the seeded state)")

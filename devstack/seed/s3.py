@@ -1,0 +1,204 @@
+"""S3 fixtures: buckets created, directory trees uploaded in parallel with content types.
+
+    seed:
+      avatars: seed/s3/avatars/          # bucket -> directory (keys relative to it)
+      course-assets: [seed/s3/courses/, seed/s3/extra/*.pdf]
+
+Every bucket of the service (`buckets:` and the ones named here) is created,
+even with no fixtures. A seed empties those buckets and uploads the trees;
+then each seeded bucket is copied server-side into `<bucket>-seeded`. `--reset`
+empties the buckets (the app's objects too) and copies the snapshot back.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import mimetypes
+import re
+import time
+from concurrent.futures import ThreadPoolExecutor
+
+from devstack.seed.base import Fixture, SeedError, Seeder, SpecContext, short_error
+
+BUCKET_RE = re.compile(r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$")
+WORKERS = 8
+EXTRA_TYPES = {".webp": "image/webp", ".avif": "image/avif", ".md": "text/markdown", ".vtt": "text/vtt",
+               ".mjs": "text/javascript", ".woff2": "font/woff2", ".yaml": "application/yaml", ".yml": "application/yaml"}
+
+
+def content_type(name: str) -> str:
+    lower = name.lower()
+    for ext, ctype in EXTRA_TYPES.items():
+        if lower.endswith(ext):
+            return ctype
+    guessed, encoding = mimetypes.guess_type(name)
+    if encoding:  # .gz, .br: the object is the compressed bytes
+        return {"gzip": "application/gzip", "br": "application/x-brotli"}.get(encoding, "application/octet-stream")
+    return guessed or "application/octet-stream"
+
+
+def snapshot_bucket(bucket: str) -> str:
+    name = bucket + "-seeded"
+    if len(name) <= 63:
+        return name
+    return bucket[:45].rstrip("-.") + "-" + hashlib.sha256(bucket.encode()).hexdigest()[:8] + "-seeded"
+
+
+class S3Seeder(Seeder):
+    kind = "minio"
+
+    @classmethod
+    def parse(cls, ctx: SpecContext, raw, svc) -> list[Fixture]:
+        if raw is None:
+            return []
+        if not isinstance(raw, dict):
+            ctx.problem((), f"expected a mapping of bucket -> directory, got {type(raw).__name__}", "e.g. seed: {avatars: seed/s3/avatars/}")
+            return []
+        fixtures = []
+        for bucket, source in raw.items():
+            if not isinstance(bucket, str) or not BUCKET_RE.match(bucket):
+                ctx.problem((bucket,), f"invalid bucket name {bucket!r}", "3-63 lower-case letters, digits, `.` or `-`")
+                continue
+            sources = source if isinstance(source, list) else [source]
+            seen: dict[str, str] = {}
+            for i, item in enumerate(sources):
+                sub = (bucket, i) if isinstance(source, list) else (bucket,)
+                for path, key in ctx.expand(item, sub, None, "object"):
+                    if key in seen and seen[key] != ctx.rel(path):
+                        ctx.problem(sub, f"object key `{key}` comes from both {seen[key]} and {ctx.rel(path)}")
+                    seen[key] = ctx.rel(path)
+                    fixtures.append(Fixture(path, ctx.rel(path), {"bucket": bucket, "key": key}))
+        return fixtures
+
+    @classmethod
+    def wanted(cls, svc, fixtures):
+        return bool(fixtures) or bool(svc.options.get("buckets"))
+
+    def buckets(self, fixtures) -> list[str]:
+        names = list(self.svc.options.get("buckets") or [])
+        for fx in fixtures:
+            if fx.options["bucket"] not in names:
+                names.append(fx.options["bucket"])
+        return names
+
+    def extra(self):
+        return {"buckets": self.svc.options.get("buckets") or []}
+
+    # -- client --------------------------------------------------------------------
+    def client(self):
+        import boto3
+        from botocore.config import Config
+
+        o = self.svc.outputs
+        return boto3.client("s3", endpoint_url=o["endpoint"], aws_access_key_id=o["access_key"], aws_secret_access_key=o["secret_key"],
+                            region_name=o.get("region") or "us-east-1",
+                            config=Config(s3={"addressing_style": "path"}, max_pool_connections=WORKERS * 2,
+                                          retries={"max_attempts": 3, "mode": "standard"}, connect_timeout=10, read_timeout=60))
+
+    def guard(self, what: str, fn, *args, **kwargs):
+        from botocore.exceptions import BotoCoreError, ClientError
+
+        try:
+            return fn(*args, **kwargs)
+        except ClientError as exc:
+            err = exc.response.get("Error", {})
+            raise SeedError(f"{self.name}: {what}: {err.get('Code', '')} {short_error(err.get('Message', exc))}".rstrip()) from None
+        except BotoCoreError as exc:
+            raise SeedError(f"{self.name}: {what}: {short_error(exc)}", "is the stack up? `devstack up` / `devstack status`", intact=True) from None
+
+    def bucket_exists(self, s3, bucket: str) -> bool:
+        from botocore.exceptions import ClientError
+
+        try:
+            s3.head_bucket(Bucket=bucket)
+            return True
+        except ClientError as exc:
+            if exc.response.get("Error", {}).get("Code") in ("404", "NoSuchBucket", "NotFound"):
+                return False
+            raise
+
+    def ensure_bucket(self, s3, bucket: str) -> None:
+        if self.guard(f"bucket {bucket}", self.bucket_exists, s3, bucket):
+            return
+        region = self.svc.outputs.get("region") or "us-east-1"
+        kwargs = {} if region == "us-east-1" else {"CreateBucketConfiguration": {"LocationConstraint": region}}
+        self.guard(f"create bucket {bucket}", s3.create_bucket, Bucket=bucket, **kwargs)
+
+    def keys(self, s3, bucket: str) -> list[str]:
+        found = []
+        paginator = s3.get_paginator("list_objects_v2")
+        for page in self.guard(f"list {bucket}", lambda: list(paginator.paginate(Bucket=bucket))):
+            found += [item["Key"] for item in page.get("Contents", [])]
+        return found
+
+    def empty(self, s3, bucket: str) -> int:
+        keys = self.keys(s3, bucket)
+        for i in range(0, len(keys), 1000):
+            batch = [{"Key": k} for k in keys[i:i + 1000]]
+            result = self.guard(f"empty {bucket}", s3.delete_objects, Bucket=bucket, Delete={"Objects": batch, "Quiet": True})
+            if result.get("Errors"):
+                first = result["Errors"][0]
+                raise SeedError(f"{self.name}: cannot delete {bucket}/{first.get('Key')}: {first.get('Message')}")
+        return len(keys)
+
+    def parallel(self, fn, items) -> None:
+        with ThreadPoolExecutor(WORKERS) as pool:
+            for _ in pool.map(fn, items):
+                pass
+
+    def copy_all(self, s3, source: str, target: str, keys: list[str]) -> None:
+        def copy(key):
+            self.guard(f"copy {source}/{key} -> {target}", s3.copy_object, Bucket=target, Key=key, CopySource={"Bucket": source, "Key": key})
+
+        self.parallel(copy, keys)
+
+    # -- seed --------------------------------------------------------------------------
+    def load(self, fixtures):
+        t0 = time.monotonic()
+        s3 = self.client()
+        buckets = self.buckets(fixtures)
+        for bucket in buckets:
+            self.ensure_bucket(s3, bucket)
+            self.empty(s3, bucket)
+
+        def upload(fx: Fixture):
+            with open(fx.path, "rb") as handle:
+                self.guard(f"upload {fx.rel}", s3.put_object, Bucket=fx.options["bucket"], Key=fx.options["key"], Body=handle,
+                           ContentType=content_type(fx.path.name))
+
+        self.parallel(upload, fixtures)
+        snapshots = {}
+        for bucket in buckets:
+            snap = snapshot_bucket(bucket)
+            self.ensure_bucket(s3, snap)
+            self.empty(s3, snap)
+            self.copy_all(s3, bucket, snap, [fx.options["key"] for fx in fixtures if fx.options["bucket"] == bucket])
+            snapshots[bucket] = snap
+        size = sum(fx.path.stat().st_size for fx in fixtures)
+        self.say(f"{len(fixtures)} objects ({size / 1024:.0f} KiB) into {', '.join(buckets)} in {time.monotonic() - t0:.2f}s")
+        return {"snapshots": snapshots, "objects": len(fixtures)}
+
+    def present(self, record):
+        s3 = self.client()
+        return all(self.guard(f"bucket {b}", self.bucket_exists, s3, b) and self.guard(f"bucket {s}", self.bucket_exists, s3, s)
+                   for b, s in record.get("snapshots", {}).items())
+
+    def reset(self, record):
+        t0 = time.monotonic()
+        s3 = self.client()
+        snapshots = record.get("snapshots", {})
+        for bucket, snap in snapshots.items():
+            if not self.guard(f"bucket {snap}", self.bucket_exists, s3, snap):
+                return False
+        count = 0
+        for bucket, snap in snapshots.items():
+            self.ensure_bucket(s3, bucket)
+            self.empty(s3, bucket)
+            keys = self.keys(s3, snap)
+            self.copy_all(s3, snap, bucket, keys)
+            count += len(keys)
+        self.say(f"reset to the seeded state ({count} objects) in {time.monotonic() - t0:.2f}s")
+        return True
+
+
+seeder = S3Seeder
