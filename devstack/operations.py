@@ -29,7 +29,8 @@ def up(app: App, progress, seed: bool = True) -> UpResult:
             from devstack.seed import prepare
 
             prepare(plan)  # a `seed:` mistake fails before anything starts
-        render.write_compose(plan, bind=rt.bind_address() if hasattr(rt, "bind_address") else "127.0.0.1")
+        if rt.name == "docker":
+            render.write_compose(plan, bind=rt.bind_address() if hasattr(rt, "bind_address") else "127.0.0.1")
         render.write_env(plan)  # the app can start even if a fixture fails below
         progress(f"devstack: {plan.project} on {rt.name} ({rt.where()})")
         started = rt.up(plan, progress)

@@ -31,6 +31,11 @@ def is_free(port: int, protocol: str = "tcp", host: str = "127.0.0.1") -> bool:
     kinds = {"tcp": [socket.SOCK_STREAM], "udp": [socket.SOCK_DGRAM], "both": [socket.SOCK_STREAM, socket.SOCK_DGRAM]}[protocol]
     for kind in kinds:
         with socket.socket(socket.AF_INET, kind) as sock:
+            if kind == socket.SOCK_STREAM and os.name == "posix":
+                # Like the servers themselves: connections of a stopped server
+                # linger in TIME_WAIT, and must not move its port on restart.
+                # (A port another socket listens on still fails to bind.)
+                sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
             try:
                 sock.bind((host, port))
             except OSError:

@@ -69,3 +69,71 @@ def stun_binding(host: str, port: int) -> tuple[str, int]:
             return socket.inet_ntoa(struct.pack("!I", xaddr)), xport
         offset += 4 + alen + (-alen % 4)
     return host, port
+
+
+def redis_ping(host: str, port: int, password: str | None = None, db: int = 0) -> None:
+    """AUTH + PING in RESP over a plain socket (no client library to import)."""
+
+    def command(*parts) -> bytes:
+        out = [f"*{len(parts)}\r\n".encode()]
+        for part in parts:
+            data = str(part).encode()
+            out.append(b"$%d\r\n%s\r\n" % (len(data), data))
+        return b"".join(out)
+
+    try:
+        with socket.create_connection((host, port), timeout=TIMEOUT) as sock:
+            request = (command("AUTH", password) if password else b"") + command("PING")
+            sock.sendall(request)
+            reply = b""
+            expected = 2 if password else 1
+            while reply.count(b"\r\n") < expected:
+                chunk = sock.recv(4096)
+                if not chunk:
+                    break
+                reply += chunk
+    except OSError as exc:
+        raise NotReady(f"redis {host}:{port}: {exc}") from None
+    lines = reply.split(b"\r\n")
+    if any(line.startswith(b"-") for line in lines[:expected]):
+        error = next(line for line in lines if line.startswith(b"-"))
+        raise NotReady(f"redis {host}:{port}: {error[1:].decode(errors='replace')}")
+    if b"+PONG" not in lines:
+        raise NotReady(f"redis {host}:{port}: no PONG (got {reply[:60]!r})")
+
+
+def s3_request(endpoint: str, access_key: str, secret_key: str, region: str, method: str = "GET",
+               path: str = "/", body: bytes = b"", expect=(200,)) -> bytes:
+    """One S3 call signed with AWS Signature V4 (path style), standard library only."""
+    import datetime
+    import hashlib
+    import hmac
+    import urllib.parse
+
+    parts = urllib.parse.urlsplit(endpoint)
+    host = parts.netloc
+    now = datetime.datetime.now(datetime.UTC)
+    amz_date, day = now.strftime("%Y%m%dT%H%M%SZ"), now.strftime("%Y%m%d")
+    payload_hash = hashlib.sha256(body).hexdigest()
+    canonical_path = urllib.parse.quote(path, safe="/-_.~")
+    headers = {"host": host, "x-amz-content-sha256": payload_hash, "x-amz-date": amz_date}
+    signed = ";".join(sorted(headers))
+    canonical = "\n".join([method, canonical_path, "", "".join(f"{k}:{headers[k]}\n" for k in sorted(headers)), signed, payload_hash])
+    scope = f"{day}/{region}/s3/aws4_request"
+    to_sign = "\n".join(["AWS4-HMAC-SHA256", amz_date, scope, hashlib.sha256(canonical.encode()).hexdigest()])
+    key = ("AWS4" + secret_key).encode()
+    for part in (day, region, "s3", "aws4_request"):
+        key = hmac.new(key, part.encode(), hashlib.sha256).digest()
+    signature = hmac.new(key, to_sign.encode(), hashlib.sha256).hexdigest()
+    headers["Authorization"] = f"AWS4-HMAC-SHA256 Credential={access_key}/{scope}, SignedHeaders={signed}, Signature={signature}"
+    del headers["host"]
+    url = f"{parts.scheme}://{host}{canonical_path}"
+    return http(url, method=method, headers=headers, body=body if method in ("PUT", "POST") else None, expect=expect)
+
+
+def s3_list_buckets(endpoint: str, access_key: str, secret_key: str, region: str) -> list[str]:
+    """ListBuckets: a signed S3 call, so it proves the credentials too."""
+    import re
+
+    text = s3_request(endpoint, access_key, secret_key, region).decode(errors="replace")
+    return re.findall(r"<Bucket>\s*<Name>([^<]+)</Name>", text)

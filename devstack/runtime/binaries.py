@@ -58,7 +58,7 @@ def package_dir(name: str) -> Path | None:
     if spec is None:
         return None
     if spec.submodule_search_locations:
-        return Path(list(spec.submodule_search_locations)[0])
+        return Path(next(iter(spec.submodule_search_locations)))
     return Path(spec.origin).parent if spec.origin else None
 
 

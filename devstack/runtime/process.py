@@ -20,15 +20,16 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable
 
 LOG_ROTATE = 10 * 1024 * 1024
 # Where data of services that must not run as root lives when devstack runs as
 # root (see data_dir_for): the project's own dir is often under /root (0700).
 DATA_ROOT_ENV = "DEVSTACK_DATA_ROOT"
 DEFAULT_DATA_ROOT = "/var/lib/devstack"
+OWNER_MARKER = ".project"
 
 
 @dataclass
@@ -49,6 +50,8 @@ class InitStep:
     creates: Path
     description: str = ""
     cleanup: list[Path] = field(default_factory=list)  # removed after the step (pwfiles)
+    reset_on_failure: Path | None = None  # emptied when the step fails, so a retry starts clean
+    display: str = ""  # what the log shows instead of argv (e.g. for `sh -c SCRIPT`)
 
 
 @dataclass
@@ -73,8 +76,46 @@ class NativeSpec:
     stop_signal: int = signal.SIGTERM
     # Data kept outside .devstack/<service> (deleted by `down --volumes`).
     volumes: list[Path] = field(default_factory=list)
+    # Lock/pid files the server writes itself (first line: its PID). Left behind
+    # by a crash they block the next start; removed if that PID is not alive.
+    stale_pidfiles: list[Path] = field(default_factory=list)
+    # Throwaway paths outside .devstack (e.g. a unix socket dir), removed by every `down`.
+    scratch: list[Path] = field(default_factory=list)
     hint: str = ""  # shown when the service fails to start
     ready_timeout: float = 60.0
+
+
+# -- helpers for kinds ---------------------------------------------------------------
+
+
+def python_module(module: str, *args) -> list[str]:
+    """argv running one of devstack's own modules (the stand-in servers) with this Python."""
+    return [sys.executable, "-m", module, *[str(a) for a in args]]
+
+
+def python_env() -> dict[str, str]:
+    """Env that lets a child import devstack even when it runs from a source checkout."""
+    import devstack
+
+    src = str(Path(devstack.__file__).resolve().parent.parent)
+    current = os.environ.get("PYTHONPATH")
+    return {"PYTHONPATH": src + (os.pathsep + current if current else ""), "PYTHONUNBUFFERED": "1"}
+
+
+def project_key(stack) -> str:
+    """Stable, unique name of a project for paths outside it."""
+    import hashlib
+    import re
+
+    digest = hashlib.sha256(str(stack.root).encode()).hexdigest()[:10]
+    return f"{re.sub(r'[^A-Za-z0-9_.-]', '-', stack.project)[:40]}-{digest}"
+
+
+def short_dir(*parts) -> Path:
+    """/tmp/devstack-<8 hex>: for unix sockets, whose paths must stay under ~107 bytes."""
+    import hashlib
+
+    return Path("/tmp") / ("devstack-" + hashlib.sha256("\0".join(map(str, parts)).encode()).hexdigest()[:8])
 
 
 # -- users -------------------------------------------------------------------------
@@ -136,7 +177,21 @@ def data_dir_for(svc_state: Path, project_key: str, service: str, user: str | No
         return link, []
     if not link.is_symlink():
         link.symlink_to(target)
+    marker = target.parent / OWNER_MARKER  # which project this is, for whoever looks in the data root
+    if not marker.exists():
+        target.parent.mkdir(parents=True, exist_ok=True)
+        marker.write_text(str(svc_state.parent.parent) + "\n")
     return target, [target]
+
+
+def shared_cache_dir(user: str | None) -> Path:
+    """Machine-wide cache of things slow to make (e.g. an initdb'd cluster), where
+    `user` (the account a server runs as) can read and write."""
+    if user_ids(user) is not None:
+        return Path(os.environ.get(DATA_ROOT_ENV) or DEFAULT_DATA_ROOT) / "cache"
+    from devstack.ports import home
+
+    return home() / "cache"
 
 
 def prepare_path(path: Path, ids: tuple[int, int] | None, mode: int = 0o700) -> None:
@@ -176,7 +231,7 @@ def _proc_start_time(pid: int) -> str | None:
     if sys.platform.startswith("linux"):
         return None
     try:
-        out = subprocess.run(["ps", "-o", "stat=,lstart=", "-p", str(pid)], capture_output=True, text=True, timeout=5).stdout.strip()
+        out = subprocess.run(["ps", "-o", "stat=,lstart=", "-p", str(pid)], check=False, capture_output=True, text=True, timeout=5).stdout.strip()
     except (OSError, subprocess.TimeoutExpired):
         return None
     if not out or out.startswith("Z"):
@@ -237,13 +292,15 @@ class PidFile:
     implementation: str = ""
     started_at: float = 0.0
     log_offset: int = 0
+    ports: dict = field(default_factory=dict)  # the ports it was started with
 
     @classmethod
-    def read(cls, path: Path) -> "PidFile | None":
+    def read(cls, path: Path) -> PidFile | None:
         try:
             data = json.loads(path.read_text())
             return cls(path, int(data["pid"]), data.get("start_time"), list(data.get("argv", [])),
-                       data.get("implementation", ""), float(data.get("started_at", 0)), int(data.get("log_offset", 0)))
+                       data.get("implementation", ""), float(data.get("started_at", 0)), int(data.get("log_offset", 0)),
+                       dict(data.get("ports") or {}))
         except FileNotFoundError:
             return None
         except (ValueError, KeyError, TypeError, OSError):
@@ -256,7 +313,7 @@ class PidFile:
         write_private(self.path, json.dumps({
             "pid": self.pid, "start_time": self.start_time, "argv": self.argv,
             "implementation": self.implementation, "started_at": self.started_at,
-            "log_offset": self.log_offset}, indent=1) + "\n", 0o644)
+            "log_offset": self.log_offset, "ports": self.ports}, indent=1) + "\n", 0o644)
 
     def remove(self) -> None:
         try:
@@ -272,7 +329,18 @@ class PidFile:
         if now is None:
             _reap(self.pid)
             return False
-        return self.start_time is None or now == self.start_time
+        if self.start_time is not None:
+            return now == self.start_time
+        return self._cmdline_matches()
+
+    def _cmdline_matches(self) -> bool:
+        """Weaker fingerprint when no start time was recorded: the program name."""
+        try:
+            with open(f"/proc/{self.pid}/cmdline", "rb") as handle:
+                cmdline = handle.read().decode(errors="replace")
+        except OSError:
+            return False
+        return bool(self.argv) and os.path.basename(self.argv[0]) in cmdline
 
     def group_left(self) -> bool:
         """Some process of our group is still around (its leader may be gone).
@@ -308,7 +376,7 @@ def open_log(path: Path) -> tuple[object, int]:
             os.replace(path, path.with_name(path.name + ".1"))
     except FileNotFoundError:
         pass
-    handle = open(path, "ab", buffering=0)
+    handle = open(path, "ab", buffering=0)  # noqa: SIM115 - the caller closes it
     offset = handle.tell()
     return handle, offset
 
@@ -326,10 +394,10 @@ def run_init(spec: NativeSpec, ids, log, env: dict) -> None:
     for step in spec.init:
         if step.creates.exists():
             continue
-        log.write(f"=== devstack: {step.description or 'init'}: {' '.join(step.argv)}\n".encode())
+        log.write(f"=== devstack: {step.description or 'init'}: {step.display or ' '.join(step.argv)}\n".encode())
         kwargs = _user_kwargs(ids)
         try:
-            result = subprocess.run(step.argv, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
+            result = subprocess.run(step.argv, check=False, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
                                     env=env, cwd=str(spec.cwd) if spec.cwd else None, **kwargs)
         except OSError as exc:
             raise SpawnError(f"cannot run {step.argv[0]}: {exc.strerror or exc}") from None
@@ -340,6 +408,9 @@ def run_init(spec: NativeSpec, ids, log, env: dict) -> None:
                 except FileNotFoundError:
                     pass
         if result.returncode != 0:
+            if step.reset_on_failure is not None and step.reset_on_failure.is_dir():
+                for child in step.reset_on_failure.iterdir():
+                    remove_tree(child) if child.is_dir() else child.unlink()
             raise SpawnError(f"{step.description or step.argv[0]} failed (exit {result.returncode})")
 
 
@@ -349,9 +420,26 @@ def _user_kwargs(ids) -> dict:
     return {"user": ids[0], "group": ids[1], "extra_groups": [], "umask": 0o077}
 
 
-def spawn(spec: NativeSpec, state: Path, log_path: Path, pid_path: Path) -> PidFile:
+def clear_stale_pidfiles(paths: list[Path]) -> None:
+    for path in paths:
+        try:
+            first = path.read_text().split("\n", 1)[0].strip()
+        except (FileNotFoundError, NotADirectoryError):
+            continue
+        except OSError:
+            continue
+        pid = int(first) if first.isdigit() else 0
+        if pid <= 0 or _proc_start_time(pid) is None:  # gone, or a zombie nobody reaped yet
+            try:
+                path.unlink()
+            except FileNotFoundError:
+                pass
+
+
+def spawn(spec: NativeSpec, state: Path, log_path: Path, pid_path: Path, ports: dict | None = None, launcher=None) -> PidFile:
     """Prepare dirs/files, run init steps, start the process detached; write its pidfile."""
     ids = user_ids(spec.user)
+    clear_stale_pidfiles(spec.stale_pidfiles)
     state.mkdir(parents=True, exist_ok=True)
     for d in spec.dirs:
         prepare_path(d, ids)
@@ -364,18 +452,28 @@ def spawn(spec: NativeSpec, state: Path, log_path: Path, pid_path: Path) -> PidF
     try:
         log.write(f"=== devstack: {time.strftime('%Y-%m-%d %H:%M:%S')} starting {spec.implementation}\n".encode())
         run_init(spec, ids, log, env)
+        from devstack.runtime import forkserver
+
+        module = forkserver.forkable(spec.argv, spec.user) if launcher is not None else None
+        proc = pid = None
+        if module:  # one of devstack's stand-ins: forked from the pre-warmed helper
+            try:
+                pid = launcher.launch(module, spec.argv[3:], env, str(spec.cwd) if spec.cwd else None, str(log_path))
+            except OSError as exc:  # the helper is gone: start it the plain way
+                log.write(f"=== devstack: pre-warmed start failed ({exc}), starting it as its own process\n".encode())
         try:
-            proc = subprocess.Popen(spec.argv, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
-                                    env=env, cwd=str(spec.cwd) if spec.cwd else None, start_new_session=True,
-                                    close_fds=True, **_user_kwargs(ids))
+            if pid is None:
+                proc = subprocess.Popen(spec.argv, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
+                                        env=env, cwd=str(spec.cwd) if spec.cwd else None, start_new_session=True,
+                                        close_fds=True, **_user_kwargs(ids))
+                pid = proc.pid
         except OSError as exc:
             raise SpawnError(f"cannot start {spec.argv[0]}: {exc.strerror or exc}") from None
     finally:
         log.close()
-    # Popen's bookkeeping would wait() on it when collected; the process outlives us.
-    proc.returncode = 0
-    record = PidFile(pid_path, proc.pid, _proc_start_time(proc.pid), list(spec.argv), spec.implementation, time.time(), offset)
+    record = PidFile(pid_path, pid, _proc_start_time(pid), list(spec.argv), spec.implementation, time.time(), offset, dict(ports or {}))
     record.write()
+    record.proc = proc  # the caller keeps it to read an early exit code
     return record
 
 
@@ -389,35 +487,83 @@ def _pw_entry(uid: int) -> str | None:
 # -- stopping -----------------------------------------------------------------------
 
 
+def _proc_table() -> dict[int, tuple[int, int, str, str]]:
+    """pid -> (ppid, pgid, state, start time) of every process (Linux; {} elsewhere)."""
+    table = {}
+    if not os.path.isdir("/proc"):
+        return table
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/stat", "rb") as handle:
+                data = handle.read().decode(errors="replace")
+            fields = data[data.rindex(")") + 2:].split()
+            table[int(entry)] = (int(fields[1]), int(fields[2]), fields[0], fields[19])
+        except (OSError, ValueError, IndexError):
+            continue
+    return table
+
+
+def members(leader: int, table: dict | None = None) -> dict[int, str]:
+    """Every live process of a service: its process group, plus descendants that
+    left it (PostgreSQL's children call setsid()). pid -> start time."""
+    table = _proc_table() if table is None else table
+    found = {pid: info[3] for pid, info in table.items() if info[1] == leader and info[2] not in ("Z", "X")}
+    frontier = [leader]
+    while frontier:
+        parent = frontier.pop()
+        for pid, info in table.items():
+            if info[0] == parent and pid not in found and info[2] not in ("Z", "X"):
+                found[pid] = info[3]
+                frontier.append(pid)
+    return found
+
+
+def still_running(procs: dict[int, str]) -> dict[int, str]:
+    return {pid: start for pid, start in procs.items() if _proc_start_time(pid) == start}
+
+
 def stop_groups(targets: list[tuple[PidFile, int]], timeout: float = 10.0) -> list[int]:
     """Signal every target's process group, wait up to `timeout` in total, then
-    SIGKILL what is left. Returns the pgids still alive after that (should be [])."""
-    live = []
+    SIGKILL what is left, including descendants that left the group. Returns the
+    pids still alive after that (should be [])."""
+    table = _proc_table()
+    procs: dict[int, str] = {}
     for record, sig in targets:
-        if record.group_left():
-            try:
-                os.killpg(record.pid, sig)
-            except ProcessLookupError:
-                continue
-            live.append(record)
-    deadline = time.monotonic() + timeout
-    while live and time.monotonic() < deadline:
-        live = [r for r in live if group_alive(r.pid)]
-        if live:
-            time.sleep(0.02)
-    for record in live:
+        if not record.group_left():
+            continue
+        procs.update(members(record.pid, table))
         try:
-            os.killpg(record.pid, signal.SIGKILL)
+            os.killpg(record.pid, sig)
         except ProcessLookupError:
+            continue
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        procs = still_running(procs)
+        if not procs and not any(group_alive(r.pid) for r, _ in targets):
+            break
+        time.sleep(0.02)
+    for record, _ in targets:
+        if group_alive(record.pid):
+            try:
+                os.killpg(record.pid, signal.SIGKILL)
+            except (ProcessLookupError, PermissionError):
+                pass
+    for pid in still_running(procs):
+        try:
+            os.kill(pid, signal.SIGKILL)
+        except (ProcessLookupError, PermissionError):
             pass
     deadline = time.monotonic() + 5
-    while live and time.monotonic() < deadline:
-        live = [r for r in live if group_alive(r.pid)]
-        if live:
-            time.sleep(0.02)
-    for record in targets:
-        _reap(record[0].pid)
-    return [r.pid for r in live]
+    while time.monotonic() < deadline:
+        procs = still_running(procs)
+        if not procs and not any(group_alive(r.pid) for r, _ in targets):
+            break
+        time.sleep(0.02)
+    for record, _ in targets:
+        _reap(record.pid)
+    return sorted(procs)
 
 
 def tail(path: Path, lines: int, offset: int = 0) -> list[str]:
@@ -441,3 +587,14 @@ def remove_tree(path: Path) -> None:
         path.unlink()
     elif path.exists():
         shutil.rmtree(path, ignore_errors=True)
+    # Per-project dirs under the data root go once they are empty.
+    root = Path(os.environ.get(DATA_ROOT_ENV) or DEFAULT_DATA_ROOT)
+    parent = path.parent
+    while parent != root and root in parent.parents:
+        try:
+            if [p.name for p in parent.iterdir()] == [OWNER_MARKER]:
+                (parent / OWNER_MARKER).unlink()
+            parent.rmdir()
+        except OSError:
+            break
+        parent = parent.parent

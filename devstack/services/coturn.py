@@ -41,6 +41,41 @@ class Coturn(Kind):
             "relay_max": relay + self.ports["relay_ports"].count - 1,
         }
 
+    def native(self, svc, stack):
+        from devstack.runtime import binaries, process
+
+        wanted = binaries.Wanted(
+            names=("turnserver",), what="TURN server (turnserver, from coturn)", apt="coturn", brew="coturn",
+            dirs=("/usr/bin", "/usr/local/bin", "/opt/homebrew/bin"))
+        binary = binaries.find(wanted, svc.options["bin"])
+        o = svc.outputs
+        state = svc.state_dir
+        # Our own config file, so /etc/turnserver.conf is never read; it holds only
+        # the REST-API secret (0600), which must not show in `ps` like argv does.
+        conf = state / "turnserver.conf"
+        argv = [
+            binary, "-c", str(conf),
+            "--listening-ip", svc.host, "--relay-ip", svc.host,
+            "--listening-port", str(o["port"]),
+            "--min-port", str(o["relay_min"]), "--max-port", str(o["relay_max"]),
+            "--realm", o["realm"],
+            "--use-auth-secret",  # REST-API credentials: user "<expiry>:<name>", password base64(HMAC-SHA1)
+            "--fingerprint",
+            "--allow-loopback-peers",  # local peers (both ends on this machine)
+            "--no-multicast-peers",
+            "--no-cli", "--no-tls", "--no-dtls",
+            "--pidfile", str(state / "turnserver.pid"),
+            "--userdb", str(state / "turndb"),
+            "--log-file", "stdout", "--simple-log",
+        ]
+        return process.NativeSpec(
+            argv=argv,
+            implementation=f"turnserver ({binary})",
+            cwd=state,
+            files=[process.FileSpec(conf, f"static-auth-secret={o['secret']}\n", 0o600)],
+            stale_pidfiles=[state / "turnserver.pid"],
+        )
+
     def ready(self, svc, stack):
         from devstack import probes
 

@@ -40,6 +40,29 @@ class Mailpit(Kind):
             "from": o["from_address"] or f"noreply@{stack.project.lower()}.test",
         }
 
+    def native(self, svc, stack):
+        from devstack.runtime import binaries, process
+
+        o = svc.outputs
+        state = svc.state_dir
+        wanted = binaries.Wanted(names=("mailpit",), what="mailpit", brew="mailpit", dirs=("/usr/local/bin", "/opt/homebrew/bin"))
+        binary = binaries.find(wanted, svc.options["bin"], required=False) if svc.mode == "run" else None
+        if binary:
+            return process.NativeSpec(
+                argv=[binary, "--smtp", f"{svc.host}:{o['smtp_port']}", "--listen", f"{svc.host}:{o['http_port']}",
+                      "--database", str(state / "mailpit.db"), "--smtp-auth-accept-any", "--smtp-auth-allow-insecure"],
+                implementation=f"mailpit ({binary})",
+                cwd=state,
+            )
+        # devstack's catcher: SMTP (aiosmtpd) + the mailpit API subset, messages on disk.
+        return process.NativeSpec(
+            argv=process.python_module("devstack.stubs.mailcatcher", "--host", svc.host, "--smtp-port", o["smtp_port"],
+                                       "--http-port", o["http_port"], "--state-dir", state / "data"),
+            implementation="devstack mail catcher (SMTP + mailpit API)",
+            env=process.python_env(),
+            cwd=state,
+        )
+
     def ready(self, svc, stack):
         from devstack import probes
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import re
 
 from devstack.services.base import Kind, NotReady, Option, Port, url_quote
@@ -72,6 +73,63 @@ class Postgres(Kind):
         data_dir = "/var/lib/postgresql" if major >= 18 else "/var/lib/postgresql/data"
         return {"data_dir": data_dir, "database": self.database(svc, stack)}
 
+    def native(self, svc, stack):
+        import signal
+
+        from devstack.errors import UserError
+        from devstack.runtime import binaries, process
+
+        wanted = binaries.Wanted(
+            names=("initdb", "postgres"), what="PostgreSQL server (initdb, postgres)",
+            apt="postgresql", brew=f"postgresql@{svc.options['version']}", pip="pgserver",
+            dirs=("/usr/lib/postgresql/*/bin", "/usr/pgsql-*/bin", "/usr/local/pgsql/bin",
+                  "/opt/homebrew/opt/postgresql@*/bin", "/usr/local/opt/postgresql@*/bin",
+                  "/Applications/Postgres.app/Contents/Versions/*/bin"),
+            pip_dirs=(("pgserver", "pginstall/bin"),), option="bin_dir")
+        bin_dir = binaries.find_dir(wanted, svc.options["bin_dir"], prefer_version=svc.options["version"])
+        version_text = server_version_text(bin_dir)
+        major = server_major(bin_dir, version_text)
+        # PostgreSQL refuses to run as root: when devstack is root it runs as the
+        # `postgres` account (or nobody), with its data where that user can reach it.
+        user = process.unprivileged_user("postgres") if process.is_root() else None
+        data, volumes = process.data_dir_for(svc.state_dir, process.project_key(stack), svc.name, user)
+        if (data / "PG_VERSION").exists():
+            made_by = (data / "PG_VERSION").read_text().strip()
+            if major and made_by != major:
+                raise UserError(f"{svc.name}: the data dir was made by PostgreSQL {made_by}, but {bin_dir} is PostgreSQL {major}",
+                                f"set `bin_dir:` to a PostgreSQL {made_by} bin dir, or `devstack down --volumes` to start over (deletes the data)")
+        sockets = process.short_dir(data)  # unix socket paths are limited to ~107 bytes
+        o = svc.outputs
+        # initdb costs ~1 s; a fresh data dir is a copy of a cluster initdb made
+        # once per machine (PostgreSQL build + role name). The password is set
+        # over the unix socket on every start (`local trust`: the socket dir is
+        # 0700, so only its owner and root reach it), TCP needs the password.
+        cache = process.shared_cache_dir(user) / "postgres"
+        key = hashlib.sha256(f"{bin_dir}|{version_text}|{o['user']}|{INITDB_FLAGS}".encode()).hexdigest()[:12]
+        template = cache / f"{major or 'x'}-{key}"
+        initdb = process.InitStep(
+            ["sh", "-c", INIT_FROM_TEMPLATE, "devstack-initdb", str(bin_dir / "initdb"), str(template), str(data), o["user"], INITDB_FLAGS],
+            creates=data / "PG_VERSION", description="new data dir", reset_on_failure=data,
+            display=f"copy of {template} (made once with `initdb -U {o['user']} {INITDB_FLAGS}`)")
+        argv = [str(bin_dir / "postgres"), "-D", str(data), "-p", str(svc.ports["port"]),
+                "-c", f"listen_addresses={svc.host}", "-c", f"unix_socket_directories={sockets}",
+                "-c", "logging_collector=off", "-c", "log_destination=stderr"]
+        return process.NativeSpec(
+            argv=argv,
+            implementation=f"postgres {major or '?'} ({bin_dir})",
+            env={"LC_ALL": "C", "LANG": "C"},
+            user=user,
+            cwd=data,
+            dirs=[data, sockets, cache],
+            init=[initdb],
+            bootstrap=lambda: bootstrap(o, sockets),
+            stop_signal=signal.SIGINT,  # fast shutdown (SIGTERM would wait for clients to leave)
+            volumes=volumes,
+            stale_pidfiles=[data / "postmaster.pid", sockets / f".s.PGSQL.{svc.ports['port']}.lock"],
+            scratch=[sockets],
+            hint="if its data dir is broken (or from another PostgreSQL version), `devstack down --volumes` starts over (deletes the data)",
+        )
+
     def ready(self, svc, stack):
         import psycopg
 
@@ -82,3 +140,52 @@ class Postgres(Kind):
                 conn.execute("SELECT 1").fetchone()
         except psycopg.Error as exc:
             raise NotReady(str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__) from None
+
+
+INITDB_FLAGS = "--auth-local=trust --auth-host=scram-sha-256 -E UTF8 --no-locale --no-sync"
+# $1 initdb, $2 cached cluster, $3 data dir, $4 superuser, $5 initdb flags. Run as
+# the server's user. Two projects making the cache at once: one rename wins.
+INIT_FROM_TEMPLATE = """set -e
+if [ ! -f "$2/PG_VERSION" ]; then
+  tmp="$2.tmp.$$"
+  rm -rf "$tmp"
+  "$1" -D "$tmp" -U "$4" $5
+  mv "$tmp" "$2" 2>/dev/null || rm -rf "$tmp"
+fi
+cp -a "$2/." "$3/"
+echo "devstack: data dir made from the cached cluster $2"
+"""
+
+
+def server_version_text(bin_dir) -> str:
+    import subprocess
+
+    try:
+        return subprocess.run([str(bin_dir / "postgres"), "--version"], check=False, capture_output=True, text=True, timeout=10).stdout.strip()
+    except (OSError, subprocess.TimeoutExpired):
+        return ""
+
+
+def server_major(bin_dir, text: str | None = None) -> str:
+    """Major version of the postgres binary in bin_dir ("15"), "" if unknown."""
+    match = re.search(r"(\d+)(?:\.\d+)?", text if text is not None else server_version_text(bin_dir))
+    return match.group(1) if match else ""
+
+
+def bootstrap(o, sockets) -> None:
+    """Over the unix socket, once the server answers: the role's password and the
+    app's database(s) (idempotent, every start)."""
+    import psycopg
+    from psycopg import sql
+
+    try:
+        conn = psycopg.connect(host=str(sockets), port=o["port"], user=o["user"], password=o["password"],
+                               dbname="postgres", connect_timeout=2, autocommit=True)
+    except psycopg.OperationalError as exc:
+        raise NotReady(str(exc).strip().splitlines()[0] if str(exc).strip() else "no answer") from None
+    with conn:
+        conn.execute(sql.SQL("ALTER ROLE {} WITH PASSWORD {}").format(sql.Identifier(o["user"]), sql.Literal(o["password"])))
+        existing = {row[0] for row in conn.execute("SELECT datname FROM pg_database")}
+        for name in o["databases"]:
+            if name not in existing:
+                conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))

@@ -55,6 +55,29 @@ class Stripe(Kind):
                 problems.append((key, "must have exactly three `_`-separated parts (stripe-mock rejects others)"))
         return problems
 
+    def native(self, svc, stack):
+        from devstack.runtime import binaries, process
+
+        o = svc.outputs
+        state = svc.state_dir
+        wanted = binaries.Wanted(names=("stripe-mock",), what="stripe-mock", brew="stripe/stripe-mock/stripe-mock",
+                                 dirs=("/usr/local/bin", "/opt/homebrew/bin"))
+        binary = binaries.find(wanted, svc.options["bin"], required=False) if svc.mode == "run" else None
+        if binary:
+            return process.NativeSpec(
+                argv=[binary, "-http-addr", f"{svc.host}:{o['port']}", "-https-addr", f"{svc.host}:{svc.ports['https_port']}"],
+                implementation=f"stripe-mock ({binary})",
+                cwd=state,
+            )
+        # localstripe on 127.0.0.1 with its store under the state dir (its stock
+        # command binds `::` and pickles to a machine-wide /tmp file).
+        return process.NativeSpec(
+            argv=process.python_module("devstack.stubs.stripe", "--host", svc.host, "--port", o["port"], "--state-dir", state / "data"),
+            implementation="localstripe (no stripe-mock binary found)",
+            env=process.python_env(),
+            cwd=state,
+        )
+
     def ready(self, svc, stack):
         from devstack import probes
 

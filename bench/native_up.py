@@ -1,0 +1,158 @@
+"""Native runtime: `devstack up` of the Rail Gun example, cold and warm, against
+the slowest of its services started alone in the same run.
+
+    python bench/native_up.py [ROUNDS]
+
+cold: fresh data dirs (`down --volumes` before each, untimed): initdb etc.
+warm: data kept (`down` before each, untimed): the usual restart.
+Each service of the example is first started alone (cold, median of 3) to
+find the slowest; then the candidates run interleaved (A B A B ...) and the medians
+are reported. Services start in parallel, so `up` of the whole stack should
+cost little more than its slowest service: targets here are warm <= 1 s,
+cold <= 2 s and whole / slowest-single <= 1.5.
+Timed: the wall time of the `devstack up --no-seed` command, as a user sees it.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import yaml
+
+ROOT = Path(__file__).resolve().parent.parent
+EXAMPLE = ROOT / "fixtures" / "railgun"
+CALIBRATION_RUNS = 3
+
+
+class Project:
+    def __init__(self, root: Path, env: dict):
+        self.root, self.env = root, env
+
+    def cli(self, *args) -> subprocess.CompletedProcess:
+        result = subprocess.run([sys.executable, "-m", "devstack", *args], check=False, cwd=self.root, env=self.env,
+                                capture_output=True, text=True, timeout=300)
+        if result.returncode != 0:
+            raise SystemExit(f"devstack {' '.join(args)} failed in {self.root}:\n{result.stderr}")
+        return result
+
+    def timed_up(self, tries: int = 3) -> float:
+        """Wall time of one `up`. On a shared machine another program may take a
+        port between planning and starting; such a run is discarded and retried."""
+        for attempt in range(tries):
+            start = time.perf_counter()
+            result = subprocess.run([sys.executable, "-m", "devstack", "up", "--no-seed"], check=False, cwd=self.root,
+                                    env=self.env, capture_output=True, text=True, timeout=300)
+            seconds = time.perf_counter() - start
+            if result.returncode == 0:
+                return seconds
+            if attempt == tries - 1 or "taken by another program" not in result.stderr:
+                raise SystemExit(f"devstack up failed in {self.root}:\n{result.stderr}")
+        raise AssertionError("unreachable")
+
+
+def example_manifest() -> dict:
+    """The example, with each service's main port pinned to a free one below the
+    plan's scan range: on a shared machine, other tools keep taking the
+    well-known ports (5432, 6379...) between planning and starting."""
+    from devstack.ports import is_free
+    from devstack.services import catalog
+
+    manifest = yaml.safe_load((EXAMPLE / "devstack.yaml").read_text())
+    candidate = 15000
+    for name, body in manifest["services"].items():
+        body = manifest["services"][name] = dict(body or {})
+        if body.get("mode") in ("off", False):  # YAML 1.1 reads a bare off as false
+            body["mode"] = "off"
+            continue
+        kind = catalog.get(body.get("kind", name))
+        first, port = next(iter(kind.ports.items()))
+        while not is_free(candidate, port.protocol):
+            candidate += 1
+        body[first] = candidate
+        candidate += 1
+    return manifest
+
+
+def single_service_projects(base: Path, env: dict, manifest: dict) -> dict[str, Project]:
+    projects = {}
+    for name, body in manifest["services"].items():
+        if body.get("mode") == "off":
+            continue
+        root = base / f"alone-{name}"
+        shutil.copytree(EXAMPLE, root, ignore=shutil.ignore_patterns(".devstack", ".env", "seed"))
+        alone = {"project": f"alone-{name}", "runtime": "native", "services": {name: body}}
+        (root / "devstack.yaml").write_text(yaml.safe_dump(alone))
+        projects[name] = Project(root, env)
+    return projects
+
+
+def main(rounds: int = 5) -> None:
+    with tempfile.TemporaryDirectory(prefix="devstack-bench-") as tmp:
+        base = Path(tmp)
+        env = {**os.environ, "DEVSTACK_HOME": str(base / "home"), "DEVSTACK_RUNTIME": "native"}
+        whole_root = base / "railgun"
+        shutil.copytree(EXAMPLE, whole_root, ignore=shutil.ignore_patterns(".devstack", ".env"))
+        manifest = example_manifest()
+        (whole_root / "devstack.yaml").write_text(yaml.safe_dump(manifest, sort_keys=False))
+        whole = Project(whole_root, env)
+        singles = single_service_projects(base, env, manifest)
+        try:
+            # Warm the page cache and find the slowest service started alone (cold).
+            whole.timed_up()
+            whole.cli("down", "--volumes")
+            alone: dict[str, list[float]] = {name: [] for name in singles}
+            for _ in range(CALIBRATION_RUNS):
+                for name, project in singles.items():
+                    project.cli("down", "--volumes")
+                    alone[name].append(project.timed_up())
+            for project in singles.values():
+                project.cli("down", "--volumes")
+            medians_alone = {name: statistics.median(v) for name, v in alone.items()}
+            slowest = max(medians_alone, key=medians_alone.get)
+            print(f"each service alone, cold (median of {CALIBRATION_RUNS}): "
+                  + ", ".join(f"{n} {s * 1000:.0f} ms" for n, s in sorted(medians_alone.items(), key=lambda kv: -kv[1])))
+            single = singles[slowest]
+
+            candidates = {
+                "railgun up, cold": (whole, ("down", "--volumes")),
+                f"{slowest} alone, cold": (single, ("down", "--volumes")),
+                "railgun up, warm": (whole, ("down",)),
+                f"{slowest} alone, warm": (single, ("down",)),
+            }
+            samples = {name: [] for name in candidates}
+            for project in (whole, single):  # make sure a warm data dir exists
+                project.cli("up", "--no-seed")
+                project.cli("down")
+            for _ in range(rounds):
+                for name, (project, reset) in candidates.items():
+                    for other in {whole, single} - {project}:  # one stack at a time (they share pinned ports)
+                        other.cli("down")
+                    project.cli(*reset)
+                    samples[name].append(project.timed_up())
+            medians = {name: statistics.median(values) for name, values in samples.items()}
+        finally:
+            for project in [whole, *singles.values()]:
+                subprocess.run([sys.executable, "-m", "devstack", "down", "--volumes"], check=False, cwd=project.root, env=env,
+                               capture_output=True, timeout=300)
+
+    print(f"\n`devstack up --no-seed`, native runtime, {rounds} interleaved rounds (medians, wall time):")
+    for name, seconds in medians.items():
+        spread = f"{min(samples[name]) * 1000:.0f}-{max(samples[name]) * 1000:.0f} ms"
+        print(f"  {name:<28} {seconds * 1000:7.0f} ms   (range {spread})")
+    cold = medians["railgun up, cold"] / medians[f"{slowest} alone, cold"]
+    warm = medians["railgun up, warm"] / medians[f"{slowest} alone, warm"]
+    print(f"\n  whole / slowest single ({slowest}): cold x{cold:.2f}, warm x{warm:.2f}   (target <= 1.5)")
+    print(f"  targets: warm {medians['railgun up, warm']:.2f} s (<= 1 s), cold {medians['railgun up, cold']:.2f} s (<= 2 s)")
+    load = os.getloadavg()
+    print(f"  machine: {os.cpu_count()} cores, load average {load[0]:.2f} {load[1]:.2f} {load[2]:.2f} at the end")
+
+
+if __name__ == "__main__":
+    main(int(sys.argv[1]) if len(sys.argv) > 1 else 5)
