@@ -164,7 +164,8 @@ def run(app) -> list[Finding]:
         running = set()
     if rt.name == "native":
         findings += check_native(plan)
-    findings += check_ports(plan, running)
+    if rt.public_host() == "127.0.0.1":  # a remote engine's ports are not on this machine
+        findings += check_ports(plan, running)
     findings += check_tools(plan.tools)
     findings += check_files(plan)
     return findings

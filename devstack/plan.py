@@ -90,7 +90,9 @@ def build(manifest: Manifest, host: str = LOOPBACK, recheck_ports: set[str] | No
         for key, option in kind.options.items():
             if option.generate and options.get(key) is None and spec.mode != "off":
                 options[key] = store.get("services", f"{name}.{key}", option.generate)
-        services[name] = ServicePlan(name, kind, spec.mode, options, {}, host, state / name, spec.seed)
+        # Stand-ins run on this machine even when containers run on a remote engine.
+        svc_host = host if spec.mode == "run" else LOOPBACK
+        services[name] = ServicePlan(name, kind, spec.mode, options, {}, svc_host, state / name, spec.seed)
         if spec.mode in ("run", "stub"):
             for pname, port in kind.ports.items():
                 well_known = port.container if pname == next(iter(kind.ports)) else 0

@@ -120,6 +120,32 @@ def ping_unix(path: str, timeout: float = 3.0) -> bool:
         return False
 
 
+def api_get(endpoint: Endpoint, path: str, timeout: float = 5.0):
+    """GET a Docker Engine API path over a local unix socket; the decoded JSON body.
+
+    A read-only shortcut for the one query on `up`'s critical path (which
+    containers run), taken before python-on-whales is even imported. Raises
+    OSError when the engine is not a local socket or does not answer 200.
+    """
+    if not endpoint.host.startswith("unix://"):
+        raise OSError(f"not a local socket: {endpoint.host}")
+    with socket.socket(socket.AF_UNIX) as sock:
+        sock.settimeout(timeout)
+        sock.connect(endpoint.host[len("unix://"):])
+        sock.sendall(f"GET {path} HTTP/1.0\r\nHost: docker\r\n\r\n".encode())
+        chunks = []
+        while True:
+            chunk = sock.recv(65536)
+            if not chunk:
+                break
+            chunks.append(chunk)
+    head, _, body = b"".join(chunks).partition(b"\r\n\r\n")
+    status = head.split(b"\r\n", 1)[0].split()
+    if len(status) < 2 or status[1] != b"200":
+        raise OSError(f"engine answered {head[:80]!r}")
+    return json.loads(body)
+
+
 def engine_answers(context: str | None = None, timeout: float = 3.0) -> bool:
     try:
         endpoint = resolve(context)
@@ -131,6 +157,6 @@ def engine_answers(context: str | None = None, timeout: float = 3.0) -> bool:
         return False
     argv = ["docker"] + (["--context", context] if context else []) + ["version", "--format", "{{.Server.Version}}"]
     try:
-        return subprocess.run(argv, capture_output=True, timeout=timeout + 5).returncode == 0
+        return subprocess.run(argv, capture_output=True, timeout=timeout + 5, check=False).returncode == 0
     except (OSError, subprocess.TimeoutExpired):
         return False

@@ -1,0 +1,877 @@
+"""Docker runtime: the rendered .devstack/compose.yaml run by `docker compose`, via python-on-whales.
+
+- One choke point: every python-on-whales call goes through `DockerRuntime._run`,
+  which maps DockerException (command, exit code, stdout, stderr) to one-line
+  UserError / ServiceFailed with the fix. Commands run with quiet=True so
+  compose's stderr is kept for that message.
+- Readiness: `compose up --detach` (never `--wait`), then the kinds' real-protocol
+  checks from this machine through the published ports (devstack.readiness),
+  while container state is watched so a container that exits, restarts or turns
+  unhealthy fails at once with its last log lines. The probe clients load while
+  compose works and probing starts the moment compose returns: a service is
+  ready as soon as it answers, no healthcheck interval has to pass.
+- `mode: stub` services are host processes run by NativeRuntime(stubs_only=True),
+  started beside the containers.
+- Remote engines (tcp:// or ssh:// DOCKER_HOST, docker contexts): ports are
+  published on all interfaces of the engine's host and the plan's outputs point
+  there (see docs/docker.md).
+
+Speed (bench/docker_up.py): importing python-on-whales costs ~0.3 s, a third of
+a warm `up`. So `up` reads container state from a local engine's socket, and
+starts its one `docker compose up` as the very argv python-on-whales builds
+(tests/runtime/test_docker_args.py holds them equal), wrapping a failure in
+python-on-whales' DockerException for the same choke point. Everything else,
+and every remote engine, goes through python-on-whales itself.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import re
+import shutil
+import sys
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from devstack.errors import ServiceFailed, UserError
+from devstack.plan import ServicePlan, StackPlan
+from devstack.runtime import engine as engine_mod
+from devstack.runtime.base import Progress, Runtime, ServiceState
+
+PROJECT_LABEL = "com.docker.compose.project"
+SERVICE_LABEL = "com.docker.compose.service"
+# `docker compose up`: detached, never --wait (readiness is probed from here), never
+# pulling silently (a missing image is pulled with progress, then up runs again).
+UP_KWARGS = {"detach": True, "wait": False, "quiet": True, "remove_orphans": True, "pull": "never"}
+UP_ARGS = ("up", "--detach", "--remove-orphans", "--pull", "never")
+READY_TIMEOUT = float(os.environ.get("DEVSTACK_READY_TIMEOUT", "90"))
+LOG_LINES = 15  # shown when a service fails
+STATE_FILE = "docker.json"  # .devstack/docker.json: hash of the compose file last brought up
+
+
+def default_factory(**kwargs):
+    """python-on-whales' DockerClient (the import is deferred until a command needs it)."""
+    from python_on_whales import DockerClient
+
+    return DockerClient(**kwargs)
+
+
+@dataclass
+class Box:
+    """One container of the project, from `docker container inspect`."""
+
+    service: str
+    id: str
+    name: str
+    status: str  # created | running | restarting | paused | exited | dead | removing
+    health: str | None  # starting | healthy | unhealthy | None (no healthcheck)
+    exit_code: int = 0
+    restarts: int = 0
+    image: str = ""
+    health_output: str = ""
+    ports: list[str] = field(default_factory=list)
+
+    @property
+    def running(self) -> bool:
+        return self.status == "running"
+
+    @classmethod
+    def from_inspect(cls, data: dict) -> Box:
+        state = data.get("State") or {}
+        config = data.get("Config") or {}
+        health = state.get("Health") or {}
+        log = health.get("Log") or []
+        output = (log[-1].get("Output") or "").strip() if log else ""
+        ports = []
+        for cport, binds in ((data.get("NetworkSettings") or {}).get("Ports") or {}).items():
+            for bind in binds or []:
+                ports.append(f"{bind.get('HostIp')}:{bind.get('HostPort')}->{cport}")
+        return cls(
+            service=(config.get("Labels") or {}).get(SERVICE_LABEL, ""),
+            id=data.get("Id", ""),
+            name=(data.get("Name") or "").lstrip("/"),
+            status=state.get("Status", ""),
+            health=health.get("Status"),
+            exit_code=state.get("ExitCode") or 0,
+            restarts=data.get("RestartCount") or 0,
+            image=config.get("Image", ""),
+            health_output=output.splitlines()[-1] if output else "",
+            ports=ports,
+        )
+
+
+class DockerRuntime(Runtime):
+    name = "docker"
+
+    def __init__(self, context: str | None = None, client_factory: Callable[..., Any] | None = None):
+        self.context = context
+        self._factory = client_factory or default_factory
+        self._endpoint: engine_mod.Endpoint | None = None
+        self._snapshot: tuple[str, float, dict[str, Box]] | None = None  # (project, when, boxes)
+        self._stubs_rt = None
+
+    # -- where -------------------------------------------------------------------
+    @property
+    def endpoint(self) -> engine_mod.Endpoint:
+        if self._endpoint is None:
+            try:
+                self._endpoint = engine_mod.resolve(self.context)
+            except engine_mod.ContextNotFound as exc:
+                raise UserError(f"docker context `{exc}` does not exist",
+                                "`docker context ls` lists them; `docker context create NAME --docker host=ssh://user@host` makes one") from None
+        return self._endpoint
+
+    def where(self) -> str:
+        return self.endpoint.describe()
+
+    def public_host(self) -> str:
+        return self.endpoint.public_host
+
+    def bind_address(self) -> str:
+        """Address ports are published on, on the engine's host: loopback, unless the engine is remote."""
+        return "0.0.0.0" if self.endpoint.remote else "127.0.0.1"
+
+    # -- the choke point -----------------------------------------------------------
+    def client(self, plan: StackPlan | None = None):
+        kwargs: dict[str, Any] = {}
+        if self.context:
+            kwargs["context"] = self.context
+        if plan is not None:
+            kwargs["compose_files"] = [str(plan.compose_file)]
+            kwargs["compose_project_name"] = plan.compose_project
+        return self._factory(**kwargs)
+
+    def _run(self, what: str, call: Callable[[], Any], plan: StackPlan | None = None):
+        """Run one python-on-whales call; failures become one line and a fix."""
+        if self._factory is default_factory and not shutil.which("docker"):
+            raise docker_cli_missing()
+        try:
+            return call()
+        except Exception as exc:
+            mapped = self._explain(exc, what, plan)
+            if mapped is None:
+                raise
+            raise mapped from None
+
+    def _docker(self, client, *args: str) -> str:
+        """A docker command python-on-whales has no method for, run by its runner (same flags, same errors)."""
+        from python_on_whales.utils import run
+
+        return run(client.client_config.docker_cmd + list(args))
+
+    # -- error mapping ----------------------------------------------------------------
+    def _explain(self, exc: Exception, what: str, plan: StackPlan | None) -> UserError | None:
+        from python_on_whales.client_config import ClientNotFoundError
+        from python_on_whales.exceptions import DockerException
+
+        if isinstance(exc, ClientNotFoundError):
+            return docker_cli_missing()
+        if not isinstance(exc, DockerException):
+            return None
+        text = "\n".join(t for t in (exc.stderr, exc.stdout) if t).strip()
+        return explain(text, what, self, plan)
+
+    # -- state -------------------------------------------------------------------------
+    def boxes(self, plan: StackPlan) -> dict[str, Box]:
+        """The project's containers by compose service name, as `docker container inspect` shows them.
+
+        A local engine is asked over its socket (the Engine API the CLI uses; a
+        millisecond, no process): this runs on `up`'s critical path and every
+        half second while services start. Remote engines: through python-on-whales.
+        """
+        data = None
+        if self.endpoint.host.startswith("unix://") and self._factory is default_factory:
+            try:
+                data = self._inspect_via_socket(plan)
+            except (OSError, ValueError):
+                data = None  # the CLI will say what is wrong
+        if data is None:
+            data = self._inspect_via_cli(plan)
+        boxes: dict[str, Box] = {}
+        for item in data:
+            box = Box.from_inspect(item)
+            # One container per service; prefer a running one if a stale one lingers.
+            if box.service not in boxes or box.running:
+                boxes[box.service] = box
+        self._snapshot = (plan.compose_project, time.monotonic(), boxes)
+        return boxes
+
+    def _inspect_via_socket(self, plan: StackPlan) -> list[dict]:
+        import urllib.parse
+
+        filters = urllib.parse.quote(json.dumps({"label": [f"{PROJECT_LABEL}={plan.compose_project}"]}))
+        listed = engine_mod.api_get(self.endpoint, f"/containers/json?all=1&filters={filters}")
+        found = []
+        for item in listed:
+            try:
+                found.append(engine_mod.api_get(self.endpoint, f"/containers/{item['Id']}/json"))
+            except OSError:
+                continue  # removed since it was listed
+        return found
+
+    def _inspect_via_cli(self, plan: StackPlan) -> list[dict]:
+        client = self.client()
+        label = f"{PROJECT_LABEL}={plan.compose_project}"
+        ids = self._run("list containers", lambda: [c.id for c in client.container.list(all=True, filters=[("label", label)])], plan)
+        return self._inspect(client, ids, plan) if ids else []
+
+    def _inspect(self, client, ids: list[str], plan: StackPlan) -> list[dict]:
+        from python_on_whales.exceptions import DockerException
+
+        try:
+            out = self._docker(client, "container", "inspect", *ids)
+        except DockerException as exc:
+            # A container removed between list and inspect: keep the others.
+            if "No such" in (exc.stderr or "") and exc.stdout:
+                out = exc.stdout
+            else:
+                mapped = self._explain(exc, "inspect containers", plan)
+                raise (mapped or exc) from None
+        except Exception as exc:
+            mapped = self._explain(exc, "inspect containers", plan)
+            if mapped is None:
+                raise
+            raise mapped from None
+        return json.loads(out or "[]")
+
+    def _recent_boxes(self, plan: StackPlan, max_age: float = 10.0) -> dict[str, Box]:
+        """The snapshot running_services() just took in this command, else a fresh one."""
+        if self._snapshot and self._snapshot[0] == plan.compose_project and time.monotonic() - self._snapshot[1] < max_age:
+            return self._snapshot[2]
+        return self.boxes(plan)
+
+    def running_services(self, plan: StackPlan) -> set[str]:
+        boxes = self.boxes(plan)
+        names = {name for name, box in boxes.items() if box.running and plan.services.get(name) and plan.services[name].mode == "run"}
+        stubs = self._stubs(plan)
+        if stubs is not None:
+            names |= stubs.running_services(plan)
+        return names
+
+    # -- up ----------------------------------------------------------------------------
+    def up(self, plan: StackPlan, progress: Progress) -> list[str]:
+        services = [s for s in plan.services.values() if s.mode == "run"]
+        started: list[str] = []
+        stubs = self._stubs(plan)
+        if stubs is None:
+            return self._up_containers(plan, services, progress) if services else []
+        # Stand-ins (host processes) start beside the containers, at the same time.
+        stubs_before = stubs.running_services(plan)
+        stub_run = _Background(lambda: stubs.up(plan, progress))
+        try:
+            started = self._up_containers(plan, services, progress) if services else []
+        except BaseException:
+            try:
+                if stub_run.result() and not stubs_before:
+                    stubs.down(plan, False, lambda message: None)  # all of them started by this call
+            except BaseException:  # noqa: BLE001, S110 - the containers' failure is the one to report
+                pass
+            raise
+        try:
+            return started + stub_run.result()
+        except BaseException:
+            self._stop(plan, started)
+            raise
+
+    def _up_containers(self, plan: StackPlan, services: list[ServicePlan], progress: Progress) -> list[str]:
+        from devstack import render
+
+        text = render.compose_yaml(plan, bind=self.bind_address())
+        if not plan.compose_file.exists() or plan.compose_file.read_text() != text:
+            render.write_compose(plan, bind=self.bind_address())
+        digest = hashlib.sha256(text.encode()).hexdigest()
+        before = self._recent_boxes(plan)
+        to_start = [s.name for s in services if not (before.get(s.name) and before[s.name].running)]
+        unchanged = self._state(plan).get("compose_sha256") == digest
+        if not to_start and unchanged:
+            # Idempotent: everything runs with this very file; just prove it answers.
+            watch = _Watch(self, plan, before)
+            try:
+                self._wait_ready(plan, services, progress, watch)
+            except ServiceFailed as exc:
+                raise self._with_logs(exc, plan, failed_service(exc, plan), watch) from None
+            return []
+
+        if to_start and not self.endpoint.remote:
+            check_ports(plan, [plan.services[n] for n in to_start], self.bind_address(), self)
+        progress(f"  starting {', '.join(to_start) if to_start else 'changed services'} ({self.where()})")
+        pulled = False
+        while True:
+            # The probe thread loads its clients while compose works, and probes as soon
+            # as compose is done: a service is ready the moment it answers, with no
+            # healthcheck interval to sit out.
+            watch = _Watch(self, plan, previous=before)
+            probes = _Background(lambda watch=watch: self._warm_then_wait(plan, services, progress, watch))
+            try:
+                self._run("start containers", self._start_compose_up(plan), plan)
+                break
+            except BaseException as exc:
+                watch.cancel(getattr(exc, "message", None) or str(exc))
+                probes.join()
+                if isinstance(exc, ImageMissing) and not pulled:
+                    self._pull(plan, exc.images, progress)  # then try once more
+                    pulled = True
+                    continue
+                self._stop(plan, to_start)
+                raise
+        if not unchanged:
+            # A changed file may have recreated running containers too: compare ids.
+            after = self.boxes(plan)
+            to_start = [s.name for s in services if s.name in to_start or before.get(s.name) is None
+                        or after.get(s.name) is None or after[s.name].id != before[s.name].id]
+            watch.update(after)
+        watch.compose_finished()
+        try:
+            probes.result()
+        except ServiceFailed as exc:
+            exc = self._with_logs(exc, plan, failed_service(exc, plan), watch)
+            if to_start:
+                progress(f"  stopping what this run started: {', '.join(to_start)}")
+            self._stop(plan, to_start)
+            raise exc from None
+        self._save_state(plan, {"compose_sha256": digest, "engine": self.endpoint.host})
+        return to_start
+
+    def compose_argv(self, plan: StackPlan, *args: str) -> list[str]:
+        """What python-on-whales runs for `client(plan).compose.<command>` (tests/runtime check they agree)."""
+        docker = shutil.which("docker")
+        if docker is None:
+            raise docker_cli_missing()
+        context = ["--context", self.context] if self.context else []
+        return [docker, *context, "compose", "--file", str(plan.compose_file), "--project-name", plan.compose_project, *args]
+
+    def _start_compose_up(self, plan: StackPlan) -> Callable[[], None]:
+        """Start `docker compose up --detach`; returns the call that waits for it (for `_run`).
+
+        Importing python-on-whales takes ~0.3 s, a third of a warm `up`. So when it
+        is not loaded yet, the command it would run (same argv, same environment)
+        is started first and python-on-whales loads while compose works; a failure
+        is raised as its DockerException, mapped by the same choke point.
+        """
+        if self._pow_loaded() or self._factory is not default_factory:
+            client = self.client(plan)
+            return lambda: client.compose.up(**UP_KWARGS)
+        import subprocess
+
+        argv = self.compose_argv(plan, *UP_ARGS)
+        proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+
+        def wait() -> None:
+            out, err = proc.communicate()
+            if proc.returncode:
+                from python_on_whales.exceptions import DockerException
+
+                raise DockerException(argv, proc.returncode, out, err)
+
+        return wait
+
+    @staticmethod
+    def _pow_loaded() -> bool:
+        return "python_on_whales" in sys.modules
+
+    def _stop(self, plan: StackPlan, services: list[str]) -> None:
+        """Best effort: stop the containers this run started (their logs stay readable)."""
+        if not services:
+            return
+        client = self.client(plan)
+        try:
+            self._run("stop services", lambda: client.compose.stop(services=services, timeout=5), plan)
+        except UserError:
+            pass
+
+    def absent_images(self, plan: StackPlan) -> list[str]:
+        """Images of the plan's containers that the engine does not have (one docker call)."""
+        from python_on_whales.exceptions import DockerException
+
+        images = sorted({s.kind.image(s) for s in plan.services.values() if s.mode == "run" and s.kind.image(s)})
+        if not images:
+            return []
+        client = self.client()
+        try:
+            self._docker(client, "image", "inspect", "--format", "{{.Id}}", *images)
+            return []
+        except DockerException as exc:
+            text = exc.stderr or ""
+        except Exception:  # noqa: BLE001 - a diagnosis must not hide the first error
+            return []
+        return [img for img in images if re.search(r"(?i)no such image: " + re.escape(img) + r"(\s|$)", text)]
+
+    def _pull(self, plan: StackPlan, images: list[str], progress: Progress) -> None:
+        client = self.client()
+        for image in images:
+            progress(f"  pulling {image} ...")
+            try:
+                self._run(f"pull {image}", lambda image=image: client.image.pull(image, quiet=True), plan)
+            except UserError as exc:
+                raise image_unavailable(image, plan, exc.message) from None
+
+    def _warm_then_wait(self, plan: StackPlan, services: list[ServicePlan], progress: Progress, watch: _Watch):
+        warm_up(services, plan)
+        # Not a probe before compose is done: docker-proxy listens before the container's
+        # network is up, and a connection made then hangs for a SYN retransmit (~1 s).
+        watch.finished.wait()
+        if watch.cancelled:
+            return {}
+        return self._wait_ready(plan, services, progress, watch)
+
+    def _wait_ready(self, plan: StackPlan, services: list[ServicePlan], progress: Progress, watch: _Watch):
+        from devstack.readiness import wait_all
+
+        return wait_all(services, plan, progress, timeout=READY_TIMEOUT,
+                        alive_checks={s.name: watch.alive_check(s.name) for s in services})
+
+    def _with_logs(self, exc: ServiceFailed, plan: StackPlan, service: str | None, watch: _Watch) -> ServiceFailed:
+        if not service:
+            return exc
+        tail = self.tail(plan, service, LOG_LINES)
+        message = exc.message
+        box = watch.boxes.get(service)
+        if box and box.health == "unhealthy" and box.health_output and box.health_output not in message:
+            message += f" (healthcheck: {box.health_output})"
+        if tail:
+            message += f"; last log lines of {service}:\n" + "\n".join("    " + line for line in tail)
+        return ServiceFailed(message, f"`devstack logs {service}` shows its whole log; fix the cause and run `devstack up` again")
+
+    def tail(self, plan: StackPlan, service: str, lines: int) -> list[str]:
+        """The service's last log lines (empty when they cannot be read)."""
+        client = self.client(plan)
+        try:
+            out = self._run("read logs", lambda: client.compose.logs(services=[service], tail=str(lines), no_log_prefix=True), plan)
+        except UserError:
+            return []
+        return [line for line in (out or "").replace(ERASE_LINE, "").splitlines() if line.strip()][-lines:]
+
+    # -- down --------------------------------------------------------------------------
+    def down(self, plan: StackPlan, volumes: bool, progress: Progress) -> None:
+        from devstack import render
+
+        stubs = self._stubs(plan)
+        if stubs is not None:
+            stubs.down(plan, volumes, progress)
+        render.write_compose(plan, bind=self.bind_address())
+        client = self.client(plan)
+        self._run("stop the stack", lambda: client.compose.down(volumes=volumes, remove_orphans=True, timeout=10, quiet=True), plan)
+        if volumes:
+            self._remove_leftovers(plan)
+        self._save_state(plan, None)
+
+    def _remove_leftovers(self, plan: StackPlan) -> None:
+        """Volumes/networks of the project the current file no longer names (e.g. a removed service)."""
+        client = self.client()
+        label = [("label", f"{PROJECT_LABEL}={plan.compose_project}")]
+        vols = self._run("list volumes", lambda: client.volume.list(filters=label), plan)
+        if vols:
+            self._run("remove volumes", lambda: client.volume.remove(vols), plan)
+        nets = self._run("list networks", lambda: client.network.list(filters=label), plan)
+        if nets:
+            self._run("remove networks", lambda: client.network.remove(nets), plan)
+
+    # -- status / logs -----------------------------------------------------------------
+    def status(self, plan: StackPlan) -> list[ServiceState]:
+        boxes = self.boxes(plan) if any(s.mode == "run" for s in plan.services.values()) else {}
+        stubs = self._stubs(plan)
+        stub_states = {s.name: s for s in stubs.status(plan)} if stubs is not None else {}
+        states = []
+        for svc in plan.services.values():
+            if svc.mode == "stub" and svc.name in stub_states:
+                states.append(stub_states[svc.name])
+                continue
+            state, detail = "stopped", ""
+            if svc.mode == "off":
+                state = "off"
+            elif svc.mode == "external":
+                state, detail = "external", str(svc.outputs.get("url", ""))
+            elif svc.mode == "stub":
+                detail = "stand-in on this machine"
+            else:
+                box = boxes.get(svc.name)
+                state, detail = box_state(svc, box)
+            states.append(ServiceState(svc.name, svc.kind.name, svc.mode, state, None, detail, dict(svc.ports)))
+        return states
+
+    def logs(self, plan: StackPlan, service: str, follow: bool, lines: int) -> None:
+        svc = plan.services[service]
+        if svc.mode == "stub":
+            stubs = self._stubs(plan)
+            if stubs is None:
+                raise UserError(f"{service} is a stand-in (mode: stub), and the native runtime that runs stand-ins is missing",
+                                "reinstall devstack")
+            return stubs.logs(plan, service, follow, lines)
+        if svc.mode != "run":
+            raise UserError(f"{service} runs nothing here (mode: {svc.mode})", "only `mode: run` and `mode: stub` services have logs")
+        if service not in self.boxes(plan):
+            raise UserError(f"{service} has no container in {plan.compose_project}", "start the stack with `devstack up`")
+        from devstack import render
+
+        if not plan.compose_file.exists():
+            render.write_compose(plan, bind=self.bind_address())
+        client = self.client(plan)
+        stream = self._run("read logs", lambda: client.compose.logs(services=[service], tail=str(lines), follow=follow,
+                                                                     no_log_prefix=True, stream=True), plan)
+        out = {"stdout": sys.stdout.buffer, "stderr": sys.stderr.buffer}
+        self._run("read logs", lambda: _pump(stream, out), plan)
+
+    # -- helpers -----------------------------------------------------------------------
+    def _stubs(self, plan: StackPlan):
+        if not any(s.mode == "stub" for s in plan.services.values()):
+            return None
+        if self._stubs_rt is None:
+            try:
+                from devstack.runtime.native import NativeRuntime
+            except ImportError:
+                raise UserError("`mode: stub` services need devstack's native runtime, which is not installed here",
+                                "reinstall devstack, or set these services to `mode: run` or `off`") from None
+            self._stubs_rt = NativeRuntime(stubs_only=True)
+        return self._stubs_rt
+
+    def _state(self, plan: StackPlan) -> dict:
+        try:
+            return json.loads((plan.state_dir / STATE_FILE).read_text())
+        except (OSError, ValueError):
+            return {}
+
+    def _save_state(self, plan: StackPlan, state: dict | None) -> None:
+        path = plan.state_dir / STATE_FILE
+        if state is None:
+            path.unlink(missing_ok=True)
+            return
+        from devstack.fsutil import write_private
+
+        write_private(path, json.dumps(state, indent=1) + "\n", 0o644)
+
+
+# -- readiness plumbing ------------------------------------------------------------------
+
+class _Watch:
+    """Container states for the alive checks, shared by the probe threads and read at most every `every` s.
+
+    Nothing is judged before compose has finished and a snapshot was taken after
+    it (until then containers are being created or replaced).
+    """
+
+    def __init__(self, rt: DockerRuntime, plan: StackPlan, boxes: dict[str, Box] | None = None,
+                 previous: dict[str, Box] | None = None, every: float = 0.5, grace: float = 0.3):
+        self.rt, self.plan, self.every, self.grace = rt, plan, every, grace
+        self.boxes: dict[str, Box] = {}
+        self.baseline: dict[str, tuple[str, int]] = {}  # service -> (container id, restarts when first seen)
+        self.lock = threading.Lock()
+        self.read_at = 0.0
+        self.done_at: float | None = None
+        self.fresh = False
+        self.cancelled: str | None = None
+        self.finished = threading.Event()
+        # Containers that existed before: their past restarts do not count. New ones start at 0.
+        self.old_ids = {box.id for box in (previous or boxes or {}).values()}
+        if boxes is not None:  # already up: these are current
+            self.compose_finished()
+            self.update(boxes)
+
+    def compose_finished(self) -> None:
+        self.done_at = time.monotonic()
+        self.finished.set()
+
+    def cancel(self, reason: str) -> None:
+        self.cancelled = reason or "cancelled"
+        self.finished.set()
+
+    def update(self, boxes: dict[str, Box]) -> None:
+        with self.lock:
+            for name, box in boxes.items():
+                if self.baseline.get(name, ("",))[0] != box.id:
+                    self.baseline[name] = (box.id, box.restarts if box.id in self.old_ids else 0)
+            self.boxes = dict(boxes)
+            self.read_at = time.monotonic()
+            self.fresh = True
+
+    def _refresh(self) -> None:
+        now = time.monotonic()
+        if self.done_at is None or now - self.done_at < self.grace or now - self.read_at < self.every:
+            return
+        with self.lock:
+            if time.monotonic() - self.read_at < self.every:
+                return
+            self.read_at = time.monotonic()  # also when the read fails: do not hammer the engine
+        try:
+            boxes = self.rt.boxes(self.plan)
+        except UserError:
+            return
+        self.update(boxes)
+
+    def alive_check(self, name: str) -> Callable[[], str | None]:
+        def check() -> str | None:
+            if self.cancelled:
+                return f"not started: {self.cancelled}"
+            self._refresh()
+            if not self.fresh:
+                return None
+            box = self.boxes.get(name)
+            if box is None:
+                return "its container is gone"
+            return box_trouble(box, self.baseline.get(name, ("", 0))[1])
+
+        return check
+
+
+WARM_HOST = "127.0.0.2"  # loopback, yet nothing of the stack listens there
+
+
+def warm_up(services: list[ServicePlan], plan: StackPlan) -> None:
+    """Run each kind's probe once against an address where nothing answers.
+
+    It fails at once, having imported its client library (psycopg, redis...), so
+    that cost is paid while compose creates containers, not after.
+    """
+    import dataclasses
+
+    from devstack.plan import service_outputs
+
+    for svc in services:
+        try:
+            twin = dataclasses.replace(svc, host=WARM_HOST)
+            twin.outputs = service_outputs(twin, plan)
+            svc.kind.ready(twin, plan)
+        except Exception:  # noqa: BLE001, S110 - expected to fail; only the imports matter
+            pass
+
+
+def box_trouble(box: Box, baseline_restarts: int = 0) -> str | None:
+    """Why this container will not become ready (None while it may still)."""
+    if box.status in ("exited", "dead"):
+        return f"container {box.status} (exit code {box.exit_code})"
+    if box.status == "restarting" or box.restarts > baseline_restarts:
+        return f"container keeps restarting (last exit code {box.exit_code})"
+    if box.health == "unhealthy":
+        return "container unhealthy" + (f": {box.health_output}" if box.health_output else "")
+    if box.status in ("created", "paused", "removing"):
+        return None if box.status == "created" else f"container {box.status}"
+    return None
+
+
+def box_state(svc: ServicePlan, box: Box | None) -> tuple[str, str]:
+    """ServiceState.state and detail for a container (or its absence)."""
+    if box is None:
+        return "stopped", "no container"
+    where = ", ".join(f"{svc.host}:{port}" for port in svc.ports.values())
+    health = box.health or ("running" if box.running else box.status)
+    detail = f"{where} {box.image} ({health})".strip()
+    if box.running and box.health in (None, "healthy"):
+        return "ready", detail
+    if box.running and box.health == "starting":
+        return "running", detail
+    if box.status == "exited" and box.exit_code == 0:
+        return "stopped", f"{box.image} (exited)"
+    trouble = box_trouble(box) or box.status
+    return "dead", f"{box.image} ({trouble})"
+
+
+class _Background:
+    """Run one function in a thread; result() returns its value or raises its exception."""
+
+    def __init__(self, fn: Callable[[], Any]):
+        self._value = self._error = None
+        self._thread = threading.Thread(target=self._main, args=(fn,), daemon=True)
+        self._thread.start()
+
+    def _main(self, fn):
+        try:
+            self._value = fn()
+        except BaseException as exc:  # noqa: BLE001 - handed to the caller
+            self._error = exc
+
+    def join(self):
+        self._thread.join()
+
+    def result(self):
+        self._thread.join()
+        if self._error is not None:
+            raise self._error
+        return self._value
+
+
+ERASE_LINE = "\x1b[2K"  # compose's log printer puts it before lines even when not on a terminal
+
+
+def _pump(stream, out) -> None:
+    for source, line in stream:
+        target = out.get(source, out["stdout"])
+        target.write(line.replace(ERASE_LINE.encode(), b""))
+        target.flush()
+
+
+def failed_service(exc: ServiceFailed, plan: StackPlan) -> str | None:
+    """readiness messages start with the service's name."""
+    first = exc.message.split(" ", 1)[0]
+    return first if first in plan.services else None
+
+
+# -- errors: one line each, with the fix -----------------------------------------------
+
+class ImageMissing(UserError):
+    def __init__(self, images: list[str], message: str, hint: str):
+        super().__init__(message, hint)
+        self.images = images
+
+
+def docker_cli_missing() -> UserError:
+    return UserError("the docker CLI is not installed (no `docker` on PATH)",
+                     "install Docker (Debian: `apt-get install docker.io`), or run the stack natively with `--runtime native`")
+
+
+def compose_missing() -> UserError:
+    return UserError("the docker compose v2 plugin is missing (`docker compose` is not a docker command here)",
+                     "install it: `apt-get install docker-compose-plugin` from Docker's apt repo, or put the `docker-compose` "
+                     "v2 binary into ~/.docker/cli-plugins/; `docker compose version` must answer")
+
+
+def image_unavailable(image: str, plan: StackPlan | None, reason: str = "") -> UserError:
+    owners = [s.name for s in (plan.services.values() if plan else []) if s.mode == "run" and s.kind.image(s) == image]
+    option = f"services.{owners[0]}.image" if owners else "the service's `image:`"
+    why = f" ({reason})" if reason else ""
+    return UserError(f"image {image} not present and cannot be pulled{why}",
+                     f"build or load it (`docker build -t {image} ...` / `docker load`), or set {option} in the manifest to an image the engine has")
+
+
+def engine_unreachable(rt: DockerRuntime | None, line: str) -> UserError:
+    where = rt.where() if rt else "the docker engine"
+    if "permission denied" in line.lower():
+        return UserError(f"not allowed to talk to {where}: {line}",
+                         "add yourself to the `docker` group (`sudo usermod -aG docker $USER`, then log in again), or use --runtime native")
+    return UserError(f"cannot reach {where}: {line}",
+                     "start the engine (`sudo systemctl start docker`, or `dockerd`), check DOCKER_HOST / --context, or use --runtime native")
+
+
+ENGINE_DOWN = ("Cannot connect to the Docker daemon", "error during connect", "Is the docker daemon running",
+               "permission denied while trying to connect", "ssh: connect to host", "ssh: Could not resolve hostname")
+PORT_TAKEN = re.compile(r"(?:Bind for |listen (?:tcp|udp)[46]? )\[?[0-9a-fA-F.:]*?\]?:(\d+)(?: failed|: bind)"
+                        r"|port is already allocated|address already in use")
+IMAGE_GONE = ("pull access denied", "No such image", "no such image", "manifest unknown", "failed to resolve reference",
+              "repository does not exist", "not found: manifest", "registry-1.docker.io", "Pulling")
+
+
+def reason_line(text: str) -> str:
+    """The one line of compose's output that says what went wrong."""
+    lines = [line.strip() for line in text.splitlines() if line.strip()]
+    for line in reversed(lines):
+        if re.search(r"\berror\b|failed|denied|no such|cannot|unable", line, re.IGNORECASE):
+            return re.sub(r"^(Error response from daemon:|Error:|error:)\s*", "", line)
+    return lines[-1] if lines else "no output"
+
+
+def explain(text: str, what: str, rt: DockerRuntime | None, plan: StackPlan | None) -> UserError:
+    """compose/docker output -> one line + the fix."""
+    line = reason_line(text)
+    if "is not a docker command" in text or "unknown command: docker compose" in text:
+        return compose_missing()
+    if any(marker in text for marker in ENGINE_DOWN):
+        return engine_unreachable(rt, line)
+    match = PORT_TAKEN.search(text)
+    if match:
+        return port_taken(int(match.group(1)) if match.group(1) else None, plan, rt, line)
+    if any(marker in text for marker in IMAGE_GONE):
+        images = rt.absent_images(plan) if rt is not None and plan is not None else []
+        if images:
+            return ImageMissing(images, f"image {images[0]} is not present on the engine", "devstack pulls it")
+        return UserError(f"{what} failed: {line}", "an image could not be found or pulled: build it, or set the service's `image:`")
+    return UserError(f"{what} failed: {line}", "`devstack doctor` checks docker's setup; `devstack logs SERVICE` shows a service's output")
+
+
+def port_taken(port: int | None, plan: StackPlan | None, rt: DockerRuntime | None, line: str) -> UserError:
+    owner = ""
+    if plan is not None and port:
+        owner = next((f" (wanted by {s.name}.{p})" for s in plan.services.values() for p, v in s.ports.items() if v == port), "")
+    who = holder(port, rt) if port else ""
+    if port:
+        message = f"port {port}{owner} is already taken" + (f" by {who}" if who else "") + (" on the engine's host" if rt and rt.endpoint.remote else "")
+    else:
+        message = f"a port is already taken: {line}"
+    svc_opt = next((f"services.{s.name}.{p}" for s in (plan.services.values() if plan else []) for p, v in s.ports.items() if v == port), "the service's port option")
+    return UserError(message, f"stop whatever holds it, or set {svc_opt} to a free port in the manifest (unset lets devstack pick one)")
+
+
+def check_ports(plan: StackPlan, services: list[ServicePlan], bind: str, rt: DockerRuntime) -> None:
+    """Before starting: every port a new container publishes must be free here."""
+    for svc in services:
+        for pname, port in svc.ports.items():
+            spec = svc.kind.ports.get(pname)
+            count = spec.count if spec else 1
+            protocols = {"both": ("tcp", "udp")}.get(spec.protocol if spec else "tcp", (spec.protocol if spec else "tcp",))
+            for p in range(port, port + count):
+                if not all(bindable(p, proto, bind) for proto in protocols):
+                    raise port_taken(p, plan, rt, "")
+
+
+def bindable(port: int, protocol: str, host: str) -> bool:
+    """Could docker-proxy bind it? Like Go's listeners, SO_REUSEADDR for TCP: a TIME_WAIT is no conflict."""
+    import socket
+
+    kind = socket.SOCK_STREAM if protocol == "tcp" else socket.SOCK_DGRAM
+    with socket.socket(socket.AF_INET, kind) as sock:
+        if kind == socket.SOCK_STREAM:
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            sock.bind((host, port))
+        except OSError:
+            return False
+    return True
+
+
+def holder(port: int, rt: DockerRuntime | None = None) -> str:
+    """Who listens on `port` on this machine: `process NAME (pid N)` or a container's name."""
+    if rt is not None and rt.endpoint.remote:  # not this machine's processes: only the engine knows
+        name = publishing_container(port, rt)
+        return f"container {name}" if name else ""
+    pid, comm = listener(port)
+    if comm == "docker-proxy":
+        name = publishing_container(port, rt)
+        if name:
+            return f"container {name}"
+    if pid:
+        return f"process {comm} (pid {pid})"
+    return ""
+
+
+def publishing_container(port: int, rt: DockerRuntime | None) -> str:
+    if rt is None:
+        return ""
+    client = rt.client()
+    try:
+        out = rt._run("find the port's container", lambda: rt._docker(client, "container", "ls", "--filter", f"publish={port}", "--format", "{{.Names}}"))
+    except UserError:
+        return ""
+    return ", ".join(out.split())
+
+
+def listener(port: int) -> tuple[int | None, str]:
+    """(pid, command) of the process holding a listening TCP / bound UDP socket on port, from /proc."""
+    inodes = set()
+    for table, wanted in (("tcp", "0A"), ("tcp6", "0A"), ("udp", "07"), ("udp6", "07")):
+        try:
+            rows = Path(f"/proc/net/{table}").read_text().splitlines()[1:]
+        except OSError:
+            continue
+        for row in rows:
+            cols = row.split()
+            if len(cols) > 9 and cols[3] == wanted and int(cols[1].rsplit(":", 1)[1], 16) == port:
+                inodes.add(cols[9])
+    if not inodes:
+        return None, ""
+    targets = {f"socket:[{inode}]" for inode in inodes}
+    for proc in Path("/proc").iterdir():
+        if not proc.name.isdigit():
+            continue
+        try:
+            for fd in (proc / "fd").iterdir():
+                try:
+                    if os.readlink(fd) in targets:
+                        return int(proc.name), (proc / "comm").read_text().strip()
+                except OSError:
+                    continue
+        except OSError:
+            continue
+    return None, ""
