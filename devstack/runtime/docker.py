@@ -807,18 +807,10 @@ def check_ports(plan: StackPlan, services: list[ServicePlan], bind: str, rt: Doc
 
 
 def bindable(port: int, protocol: str, host: str) -> bool:
-    """Could docker-proxy bind it? Like Go's listeners, SO_REUSEADDR for TCP: a TIME_WAIT is no conflict."""
-    import socket
+    """Could docker-proxy bind it? (SO_REUSEADDR for TCP, like Go's listeners: a TIME_WAIT is no conflict.)"""
+    from devstack.ports import is_free
 
-    kind = socket.SOCK_STREAM if protocol == "tcp" else socket.SOCK_DGRAM
-    with socket.socket(socket.AF_INET, kind) as sock:
-        if kind == socket.SOCK_STREAM:
-            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        try:
-            sock.bind((host, port))
-        except OSError:
-            return False
-    return True
+    return is_free(port, protocol, host)
 
 
 def holder(port: int, rt: DockerRuntime | None = None) -> str:

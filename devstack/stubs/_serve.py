@@ -102,3 +102,13 @@ def run(start: Callable[[], Awaitable[Cleanup | Iterable[Cleanup]]]) -> None:
         logging.getLogger("devstack.stubs").error("cannot start: %s", e)
         sys.exit(1)
     sys.exit(0)
+
+
+def main_with_state(name: str, doc: str | None, default_port: int, build_app, argv=None) -> None:
+    """The whole `main` of a stand-in that is one aiohttp app over a state dir."""
+    parser = arg_parser(name, doc)
+    parser.add_argument("--port", type=int, default=default_port)
+    args = parser.parse_args(argv)
+    setup_logging(name)
+    app = build_app(state_dir(args.state_dir))
+    run(lambda: start_app(app, args.host, args.port))

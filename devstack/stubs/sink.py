@@ -211,12 +211,7 @@ def build_app(state_dir: str) -> web.Application:
 
 
 def main(argv=None) -> None:
-    p = _serve.arg_parser("sink", __doc__)
-    p.add_argument("--port", type=int, default=8040)
-    args = p.parse_args(argv)
-    _serve.setup_logging("sink")
-    app = build_app(_serve.state_dir(args.state_dir))
-    _serve.run(lambda: _serve.start_app(app, args.host, args.port))
+    _serve.main_with_state("sink", __doc__, 8040, build_app, argv)
 
 
 if __name__ == "__main__":

@@ -60,12 +60,7 @@ def build_app(state_dir: str):
 
 
 def main(argv=None) -> None:
-    p = _serve.arg_parser("stripe", __doc__)
-    p.add_argument("--port", type=int, default=8420)
-    args = p.parse_args(argv)
-    _serve.setup_logging("stripe")
-    app = build_app(_serve.state_dir(args.state_dir))
-    _serve.run(lambda: _serve.start_app(app, args.host, args.port))
+    _serve.main_with_state("stripe", __doc__, 8420, build_app, argv)
 
 
 if __name__ == "__main__":
