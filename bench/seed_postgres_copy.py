@@ -12,7 +12,6 @@ from __future__ import annotations
 import argparse
 import os
 import subprocess
-from pathlib import Path
 
 from _seedbench import workdir, interleave, median, plan_for, seed_servers as S, timed, users_csv, write_manifest, SCHEMA
 

@@ -15,7 +15,6 @@ from __future__ import annotations
 import argparse
 import json
 import subprocess
-from pathlib import Path
 
 from _seedbench import workdir, interleave, median, plan_for, seed_servers as S, timed, write_manifest
 

@@ -13,7 +13,6 @@ and checks that the reset gave back exactly the seeded rows.
 from __future__ import annotations
 
 import argparse
-from pathlib import Path
 
 from _seedbench import workdir, SCHEMA, interleave, median, plan_for, seed_servers as S, timed, users_csv, write_manifest
 

@@ -43,7 +43,7 @@ def render(expr: str, values: dict) -> str:
 
     try:
         return _env().from_string(expr).render(values)
-    except jinja2.UndefinedError as exc:
+    except jinja2.UndefinedError:
         raise _explain(expr, values) from None
     except jinja2.TemplateSyntaxError as exc:
         raise ExpressionError(f"invalid expression {expr!r}: {exc.message}", 'e.g. "{{ db.url }}"') from None

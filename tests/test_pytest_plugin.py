@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import textwrap
 
-import pytest
 
 pytest_plugins = ["pytester"]
 

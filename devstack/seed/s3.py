@@ -187,7 +187,7 @@ class S3Seeder(Seeder):
         t0 = time.monotonic()
         s3 = self.client()
         snapshots = record.get("snapshots", {})
-        for bucket, snap in snapshots.items():
+        for snap in snapshots.values():
             if not self.guard(f"bucket {snap}", self.bucket_exists, s3, snap):
                 return False
         count = 0

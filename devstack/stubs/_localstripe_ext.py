@@ -48,7 +48,7 @@ class Price(StripeObject):
                              "trial_period_days": None}
                 assert type(recurring["interval_count"]) is int
         except AssertionError:
-            raise UserError(400, "Bad request")
+            raise UserError(400, "Bad request") from None
 
         if product is not None:
             Product._api_retrieve(product)  # 404 if it does not exist

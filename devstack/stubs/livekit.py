@@ -96,7 +96,7 @@ def build_app(keys: dict[str, str], state_dir: str) -> web.Application:
                 raise TwirpError("unauthenticated", "invalid API key")
             return TokenVerifier(key, keys[key]).verify(token)
         except jwt.PyJWTError as e:
-            raise TwirpError("unauthenticated", f"invalid token: {e}")
+            raise TwirpError("unauthenticated", f"invalid token: {e}") from None
 
     def require(claims, grant: str, room: str | None = None):
         video = claims.video
@@ -164,7 +164,7 @@ def build_app(keys: dict[str, str], state_dir: str) -> web.Application:
                 req = json_format.Parse(body or b"{}", req_cls(), ignore_unknown_fields=True) \
                     if is_json else req_cls.FromString(body)
             except (json_format.ParseError, ValueError) as e:
-                raise TwirpError("malformed", f"could not decode request: {e}")
+                raise TwirpError("malformed", f"could not decode request: {e}") from None
             resp = fn(claims, req)
         except TwirpError as e:  # the access log line shows the status; the body says why
             return e.response()

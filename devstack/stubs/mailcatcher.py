@@ -218,7 +218,7 @@ def build_app(inbox: Inbox) -> web.Application:
             start = max(int(request.query.get("start", 0)), 0)
             limit = int(request.query.get("limit", 50))
         except ValueError:
-            raise web.HTTPBadRequest(text="start/limit must be integers")
+            raise web.HTTPBadRequest(text="start/limit must be integers") from None
         page = ids[start:start + limit] if limit > 0 else ids[start:]
         msgs = [summarize(inbox, i) for i in page]
         unread = sum(1 for i in ids if not inbox.meta[i]["read"])
@@ -254,7 +254,7 @@ def build_app(inbox: Inbox) -> web.Application:
             try:
                 ids = (await request.json() or {}).get("IDs") or None
             except ValueError:
-                raise web.HTTPBadRequest(text="body must be JSON {\"IDs\": [...]}")
+                raise web.HTTPBadRequest(text="body must be JSON {\"IDs\": [...]}") from None
         inbox.delete(ids)
         log.info("deleted %s", "all messages" if ids is None else f"{len(ids)} message(s)")
         return web.Response(text="ok")

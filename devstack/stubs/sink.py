@@ -186,7 +186,7 @@ def build_app(state_dir: str) -> web.Application:
             try:
                 recs = recs[-int(request.query["limit"]):]
             except ValueError:
-                raise web.HTTPBadRequest(text="limit must be an integer")
+                raise web.HTTPBadRequest(text="limit must be an integer") from None
         return web.json_response(recs)
 
     async def clear_events(request):

@@ -186,7 +186,7 @@ def test_manifest_errors_name_key_and_line(project):
         project.seed()
     text = err.value.render()
     lines = (project.root / "devstack.yaml").read_text().splitlines()
-    missing_line = next(i for i, l in enumerate(lines, 1) if "missing.sql" in l)
+    missing_line = next(i for i, text_line in enumerate(lines, 1) if "missing.sql" in text_line)
     assert f"devstack.yaml:{missing_line}: services.db.seed.1: fixture not found: seed/missing.sql" in text, text
     assert "services.db.seed.2.table: `table:` goes with a .csv or .tsv file" in text
     assert "unknown key `fil`" in text and "did you mean `file`?" in text

@@ -21,7 +21,6 @@ import datetime as _dt
 import email
 import email.policy
 import email.utils
-import json
 import os
 import signal
 import sys
