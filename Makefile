@@ -37,5 +37,11 @@ lint:
 	$(PIP) install -q ruff
 	$(PYTHON) -m ruff check devstack tests bench
 
+# Each benchmark interleaves devstack with its baseline and prints medians and ratios.
 bench: install
 	$(PYTHON) bench/startup.py
+	$(PYTHON) bench/native_up.py
+	$(PYTHON) bench/seed_postgres_copy.py
+	$(PYTHON) bench/seed_redis.py
+	$(PYTHON) bench/seed_reset.py
+	$(PYTHON) bench/docker_up.py
