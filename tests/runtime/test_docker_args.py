@@ -21,6 +21,7 @@ from devstack import manifest as manifest_mod
 from devstack import plan as plan_mod
 from devstack.errors import ServiceFailed, UserError
 from devstack.runtime import docker as dk
+from devstack.runtime import docker_errors as dk_errors
 from devstack.runtime import engine
 
 MANIFEST = """\
@@ -207,7 +208,7 @@ def test_up_with_a_changed_file_reports_recreated_containers(plan, no_probes):
 
 def test_up_failure_of_compose_stops_what_it_started_and_says_why(plan, no_probes, monkeypatch):
     rt, rec = runtime(boxes={})
-    monkeypatch.setattr(dk, "holder", lambda port, rt=None: "process nginx (pid 4242)")
+    monkeypatch.setattr(dk_errors, "holder", lambda port, rt=None: "process nginx (pid 4242)")
     rec.client.compose.up.side_effect = docker_exc(
         "Error response from daemon: driver failed programming external connectivity on endpoint x: "
         "Bind for 127.0.0.1:25432 failed: port is already allocated")
