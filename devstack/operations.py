@@ -25,10 +25,11 @@ def up(app: App, progress, seed: bool = True) -> UpResult:
         current = app.plan(host=rt.public_host())
         to_start = {s.name for s in current.running()} - rt.running_services(current)
         plan = app.plan(recheck_ports=to_start, host=rt.public_host())
+        jobs = None
         if seed:
             from devstack.seed import prepare
 
-            prepare(plan)  # a `seed:` mistake fails before anything starts
+            jobs = prepare(plan, lines=app.manifest.lines)  # a `seed:` mistake fails before anything starts
         if rt.name == "docker":
             render.write_compose(plan, bind=rt.bind_address() if hasattr(rt, "bind_address") else "127.0.0.1")
         render.write_env(plan)  # the app can start even if a fixture fails below
@@ -37,7 +38,7 @@ def up(app: App, progress, seed: bool = True) -> UpResult:
         if seed:
             from devstack.seed import seed_stack
 
-            seed_stack(plan, progress, first_start_only=True)
+            seed_stack(plan, progress, first_start_only=True, jobs=jobs)
     return UpResult(plan, started, time.monotonic() - started_at)
 
 

@@ -15,15 +15,21 @@ TIMEOUT = 2.0
 
 
 def http(url: str, method: str = "GET", headers: dict | None = None, body: bytes | None = None, expect=(200,)) -> bytes:
+    return http_call(url, method, headers, body, expect)[2]
+
+
+def http_call(url: str, method: str = "GET", headers: dict | None = None, body: bytes | None = None,
+              expect=(200,)) -> tuple[int, dict[str, str], bytes]:
+    """(status, headers, body) of one request; NotReady unless the status is expected."""
     request = urllib.request.Request(url, data=body, method=method, headers=headers or {})
     try:
         with urllib.request.urlopen(request, timeout=TIMEOUT) as response:
             if response.status not in expect:
                 raise NotReady(f"{url} answered {response.status}")
-            return response.read()
+            return response.status, dict(response.headers.items()), response.read()
     except urllib.error.HTTPError as exc:
         if exc.code in expect:
-            return exc.read()
+            return exc.code, dict(exc.headers.items()), exc.read()
         raise NotReady(f"{url} answered {exc.code}") from None
     except (urllib.error.URLError, OSError) as exc:
         raise NotReady(f"{url}: {getattr(exc, 'reason', exc)}") from None
@@ -103,32 +109,49 @@ def redis_ping(host: str, port: int, password: str | None = None, db: int = 0) -
 
 
 def s3_request(endpoint: str, access_key: str, secret_key: str, region: str, method: str = "GET",
-               path: str = "/", body: bytes = b"", expect=(200,)) -> bytes:
+               path: str = "/", body: bytes = b"", expect=(200,), query: dict | None = None,
+               headers: dict | None = None) -> bytes:
     """One S3 call signed with AWS Signature V4 (path style), standard library only."""
+    return s3_call(endpoint, access_key, secret_key, region, method, path, body, expect, query, headers)[2]
+
+
+def s3_call(endpoint: str, access_key: str, secret_key: str, region: str, method: str = "GET",
+            path: str = "/", body: bytes = b"", expect=(200,), query: dict | None = None,
+            headers: dict | None = None) -> tuple[int, dict[str, str], bytes]:
+    """s3_request returning (status, response headers, body). `headers` (Content-Type,
+    x-amz-meta-*...) are sent and signed; `path` is the unencoded /bucket/key."""
     import datetime
     import hashlib
     import hmac
     import urllib.parse
+
+    def encode(text: str, safe: str = "-_.~") -> str:
+        return urllib.parse.quote(text, safe=safe)
 
     parts = urllib.parse.urlsplit(endpoint)
     host = parts.netloc
     now = datetime.datetime.now(datetime.UTC)
     amz_date, day = now.strftime("%Y%m%dT%H%M%SZ"), now.strftime("%Y%m%d")
     payload_hash = hashlib.sha256(body).hexdigest()
-    canonical_path = urllib.parse.quote(path, safe="/-_.~")
-    headers = {"host": host, "x-amz-content-sha256": payload_hash, "x-amz-date": amz_date}
-    signed = ";".join(sorted(headers))
-    canonical = "\n".join([method, canonical_path, "", "".join(f"{k}:{headers[k]}\n" for k in sorted(headers)), signed, payload_hash])
+    canonical_path = encode(path, "/-_.~")
+    canonical_query = "&".join(f"{encode(k)}={encode(str(v))}" for k, v in sorted((query or {}).items()))
+    signed_headers = {"host": host, "x-amz-content-sha256": payload_hash, "x-amz-date": amz_date}
+    signed_headers.update({k.lower(): " ".join(str(v).split()) for k, v in (headers or {}).items()})
+    if method in ("PUT", "POST"):  # else urllib sends a form's type, and servers read the body as a form
+        signed_headers.setdefault("content-type", "application/octet-stream")
+    signed = ";".join(sorted(signed_headers))
+    canonical = "\n".join([method, canonical_path, canonical_query,
+                           "".join(f"{k}:{signed_headers[k]}\n" for k in sorted(signed_headers)), signed, payload_hash])
     scope = f"{day}/{region}/s3/aws4_request"
     to_sign = "\n".join(["AWS4-HMAC-SHA256", amz_date, scope, hashlib.sha256(canonical.encode()).hexdigest()])
     key = ("AWS4" + secret_key).encode()
     for part in (day, region, "s3", "aws4_request"):
         key = hmac.new(key, part.encode(), hashlib.sha256).digest()
     signature = hmac.new(key, to_sign.encode(), hashlib.sha256).hexdigest()
-    headers["Authorization"] = f"AWS4-HMAC-SHA256 Credential={access_key}/{scope}, SignedHeaders={signed}, Signature={signature}"
-    del headers["host"]
-    url = f"{parts.scheme}://{host}{canonical_path}"
-    return http(url, method=method, headers=headers, body=body if method in ("PUT", "POST") else None, expect=expect)
+    signed_headers["Authorization"] = f"AWS4-HMAC-SHA256 Credential={access_key}/{scope}, SignedHeaders={signed}, Signature={signature}"
+    del signed_headers["host"]
+    url = f"{parts.scheme}://{host}{canonical_path}" + (f"?{canonical_query}" if canonical_query else "")
+    return http_call(url, method=method, headers=signed_headers, body=body if method in ("PUT", "POST") else None, expect=expect)
 
 
 def s3_list_buckets(endpoint: str, access_key: str, secret_key: str, region: str) -> list[str]:

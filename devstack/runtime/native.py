@@ -89,7 +89,8 @@ class NativeRuntime(Runtime):
         # One pipeline per service, all in parallel: spawn (with init steps such
         # as initdb), bootstrap, then the kind's readiness probe.
         launcher = _launcher(specs.values())
-        launches = {svc.name: _Launch(svc, specs[svc.name], self, progress, launcher) for svc in to_start}
+        first = sorted(to_start, key=lambda svc: not specs[svc.name].start_first)  # the slowest is spawned first
+        launches = {svc.name: _Launch(svc, specs[svc.name], self, progress, launcher) for svc in first}
         waiting = [launch.plan_view() for launch in launches.values()] + not_answering
         alive = {name: launch.alive for name, launch in launches.items()}
         alive.update({s.name: _alive_check(self.record(s), None) for s in not_answering})

@@ -83,6 +83,9 @@ class NativeSpec:
     scratch: list[Path] = field(default_factory=list)
     hint: str = ""  # shown when the service fails to start
     ready_timeout: float = 60.0
+    # Slow to start (a Python server with a long import): spawned before the
+    # others, so the stack's slowest service starts first.
+    start_first: bool = False
 
 
 # -- helpers for kinds ---------------------------------------------------------------

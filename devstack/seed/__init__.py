@@ -85,7 +85,7 @@ def prepare(plan, names: list[str] | None = None, lines=None):
     return jobs
 
 
-def seed_stack(plan, progress, services=None, reset=False, first_start_only=False) -> None:
+def seed_stack(plan, progress, services=None, reset=False, first_start_only=False, jobs=None) -> None:
     """Load fixtures into the stack's services.
 
     services: names to seed (default: every service with fixtures).
@@ -93,8 +93,10 @@ def seed_stack(plan, progress, services=None, reset=False, first_start_only=Fals
         fixtures changed or there is no snapshot).
     first_start_only: `devstack up`: seed services never seeded (or whose
         server lost the data); a changed fixture is only pointed out.
+    jobs: what prepare(plan, services) returned, when the caller has it already.
     """
-    jobs = prepare(plan, list(services) if services else None)
+    if jobs is None:
+        jobs = prepare(plan, list(services) if services else None)
     if not jobs:
         if not first_start_only:
             progress("nothing to seed: no service declares `seed:` (see docs/seeding.md)")

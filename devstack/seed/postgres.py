@@ -19,7 +19,6 @@ import subprocess
 import time
 from pathlib import Path
 
-from devstack.seed import sqlsplit
 from devstack.seed.base import Fixture, SeedError, Seeder, SpecContext, short_error
 
 MAX_IDENT = 63
@@ -227,6 +226,8 @@ class PostgresSeeder(Seeder):
 
     def run_sql(self, conn, fx: Fixture) -> int:
         import psycopg
+
+        from devstack.seed import sqlsplit  # its regexes cost ~30 ms to compile: not in every `up`
 
         text = self.read_text(fx)
         lines = sqlsplit.Lines(text)

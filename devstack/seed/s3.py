@@ -179,9 +179,21 @@ class S3Seeder(Seeder):
         return {"snapshots": snapshots, "objects": len(fixtures)}
 
     def present(self, record):
-        s3 = self.client()
-        return all(self.guard(f"bucket {b}", self.bucket_exists, s3, b) and self.guard(f"bucket {s}", self.bucket_exists, s3, s)
-                   for b, s in record.get("snapshots", {}).items())
+        # Every `up` asks this: a HEAD per bucket over the standard library, no boto3 import.
+        return all(self.head_bucket(b) and self.head_bucket(s) for b, s in record.get("snapshots", {}).items())
+
+    def head_bucket(self, bucket: str) -> bool:
+        from devstack import probes
+        from devstack.services.base import NotReady
+
+        o = self.svc.outputs
+        try:
+            status = probes.s3_call(o["endpoint"], o["access_key"], o["secret_key"], o.get("region") or "us-east-1", "HEAD",
+                                    f"/{bucket}", expect=(200, 404))[0]
+        except NotReady as exc:  # no answer, or an error status (403: wrong keys)
+            hint = None if "answered" in str(exc) else "is the stack up? `devstack up` / `devstack status`"
+            raise SeedError(f"{self.name}: bucket {bucket}: {short_error(exc)}", hint, intact=True) from None
+        return status == 200
 
     def reset(self, record):
         t0 = time.monotonic()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import re
 
 from devstack.services.base import Kind, NotReady, Option, Port
@@ -78,15 +79,19 @@ class Minio(Kind):
                 bootstrap=lambda: create_buckets(o),
             )
         # No minio binary: moto's S3 server. It keeps objects in memory only, so
-        # `down` dumps them to the state dir and the next `up` loads them back.
+        # `down` dumps them to the state dir and the next `up` loads them back:
+        # serve_moto loads it in-process before its port opens (bootstrap's
+        # restore over HTTP is the fallback).
         snapshot = state / "snapshot"
         return process.NativeSpec(
-            argv=process.python_module("moto.server", "-H", svc.host, "-p", o["port"]),
+            argv=process.python_module("devstack.services.minio", "moto", "-H", svc.host, "-p", o["port"],
+                                       "--region", o["region"], "--snapshot", snapshot),
             implementation="moto S3 server (no minio binary found)",
             env={**process.python_env(), "MOTO_ALLOW_NONEXISTENT_REGION": "true"},
             cwd=state,
             bootstrap=lambda: (restore_snapshot(o, snapshot), create_buckets(o)),
             before_stop=lambda: dump_snapshot(o, snapshot),
+            start_first=True,  # importing moto costs ~1 s of CPU: the slowest service of most stacks
             hint="install a minio binary to keep S3 data on disk as it is written (moto only saves it on `devstack down`)",
         )
 
@@ -100,13 +105,32 @@ class Minio(Kind):
 
 
 # -- native helpers: buckets, and moto's snapshot ------------------------------------------
+# All over the standard library (devstack.probes): the minio client or boto3
+# cost ~0.3 s each to import, and the snapshot is restored in every `up`.
 
 
-def _client(o):
-    from minio import Minio as Client
+def _s3(o, method="GET", path="/", **kwargs):
+    from devstack import probes
 
-    return Client(f"{o['host']}:{o['port']}", access_key=o["access_key"], secret_key=o["secret_key"],
-                  secure=False, region=o["region"])
+    return probes.s3_call(o["endpoint"], o["access_key"], o["secret_key"], o["region"], method, path, **kwargs)
+
+
+def _location(region: str) -> bytes:
+    """CreateBucket's body: outside us-east-1, S3 (and moto) want the region named in it."""
+    return b"" if region == "us-east-1" else (
+        "<CreateBucketConfiguration xmlns=\"http://s3.amazonaws.com/doc/2006-03-01/\">"
+        f"<LocationConstraint>{region}</LocationConstraint></CreateBucketConfiguration>").encode()
+
+
+def _make_bucket(o, name: str) -> None:
+    _s3(o, "PUT", f"/{name}", body=_location(o["region"]))
+
+
+def _object_headers(obj: dict) -> dict:
+    """PutObject headers that give back an object of the snapshot."""
+    headers = {"Content-Type": obj.get("content_type") or "application/octet-stream"}
+    headers.update({f"x-amz-meta-{k}": v for k, v in (obj.get("metadata") or {}).items()})
+    return headers
 
 
 def create_buckets(o) -> None:
@@ -116,7 +140,22 @@ def create_buckets(o) -> None:
     existing = set(probes.s3_list_buckets(o["endpoint"], o["access_key"], o["secret_key"], o["region"]))
     for name in o["buckets"]:
         if name not in existing:
-            probes.s3_request(o["endpoint"], o["access_key"], o["secret_key"], o["region"], method="PUT", path=f"/{name}")
+            _make_bucket(o, name)
+
+
+def _list_keys(o, bucket: str) -> list[str]:
+    """Every key of a bucket (ListObjectsV2, all pages)."""
+    import xml.etree.ElementTree as ET
+
+    ns = "{http://s3.amazonaws.com/doc/2006-03-01/}"
+    keys, token = [], None
+    while True:
+        query = {"list-type": "2", **({"continuation-token": token} if token else {})}
+        root = ET.fromstring(_s3(o, "GET", f"/{bucket}", query=query)[2])
+        keys += [item.findtext(f"{ns}Key") for item in root.iter(f"{ns}Contents")]
+        token = root.findtext(f"{ns}NextContinuationToken")
+        if root.findtext(f"{ns}IsTruncated") != "true" or not token:
+            return keys
 
 
 def dump_snapshot(o, snapshot) -> None:
@@ -128,22 +167,29 @@ def dump_snapshot(o, snapshot) -> None:
     import json
     import shutil
 
-    client = _client(o)
+    from devstack import probes
+
     tmp = snapshot.with_name(snapshot.name + ".tmp")
     shutil.rmtree(tmp, ignore_errors=True)
     tmp.mkdir(parents=True)
     index = {"buckets": []}
-    count = 0
-    for bucket in client.list_buckets():
-        entry = {"name": bucket.name, "objects": []}
-        for obj in client.list_objects(bucket.name, recursive=True):
-            stat = client.stat_object(bucket.name, obj.object_name)
-            count += 1
-            client.fget_object(bucket.name, obj.object_name, str(tmp / f"{count}.bin"))
-            meta = {k[len("x-amz-meta-"):]: v for k, v in stat.metadata.items() if k.lower().startswith("x-amz-meta-")}
-            entry["objects"].append({"key": obj.object_name, "file": f"{count}.bin",
-                                     "content_type": stat.content_type, "metadata": meta})
+    jobs = []
+    for bucket in probes.s3_list_buckets(o["endpoint"], o["access_key"], o["secret_key"], o["region"]):
+        entry = {"name": bucket, "objects": []}
+        for key in _list_keys(o, bucket):
+            entry["objects"].append({"key": key, "file": f"{len(jobs) + 1}.bin"})
+            jobs.append((bucket, entry["objects"][-1]))
         index["buckets"].append(entry)
+
+    def fetch(job) -> None:
+        bucket, obj = job
+        _, headers, body = _s3(o, "GET", f"/{bucket}/{obj['key']}")
+        headers = {k.lower(): v for k, v in headers.items()}
+        (tmp / obj["file"]).write_bytes(body)
+        obj["content_type"] = headers.get("content-type")
+        obj["metadata"] = {k[len("x-amz-meta-"):]: v for k, v in headers.items() if k.startswith("x-amz-meta-")}
+
+    _parallel(fetch, jobs)
     (tmp / "index.json").write_text(json.dumps(index, indent=1))
     old = snapshot.with_name(snapshot.name + ".old")
     shutil.rmtree(old, ignore_errors=True)
@@ -153,28 +199,128 @@ def dump_snapshot(o, snapshot) -> None:
     shutil.rmtree(old, ignore_errors=True)
 
 
+def _parallel(fn, items, workers: int = 8) -> None:
+    if len(items) < 2:
+        for item in items:
+            fn(item)
+        return
+    from concurrent.futures import ThreadPoolExecutor
+
+    with ThreadPoolExecutor(min(workers, len(items))) as pool:
+        for _ in pool.map(fn, items):
+            pass
+
+
 def restore_snapshot(o, snapshot) -> None:
     """Load a snapshot into a fresh (empty) moto server; raises NotReady until it answers."""
     import json
 
-    from minio.error import MinioException
+    from devstack import probes
 
     index_path = snapshot / "index.json"
     if not index_path.exists():
         return
-    from devstack import probes
+    if probes.s3_list_buckets(o["endpoint"], o["access_key"], o["secret_key"], o["region"]):  # NotReady until it answers
+        return  # not empty: already restored
+    index = json.loads(index_path.read_text())
 
-    probes.s3_list_buckets(o["endpoint"], o["access_key"], o["secret_key"], o["region"])  # NotReady until it answers
+    def put(job) -> None:
+        bucket, obj = job
+        _s3(o, "PUT", f"/{bucket}/{obj['key']}", body=(snapshot / obj["file"]).read_bytes(), headers=_object_headers(obj))
+
     try:
-        client = _client(o)
-        if list(client.list_buckets()):
-            return  # not empty: already restored
-        index = json.loads(index_path.read_text())
         for bucket in index["buckets"]:
-            client.make_bucket(bucket["name"])
-            for obj in bucket["objects"]:
-                client.fput_object(bucket["name"], obj["key"], str(snapshot / obj["file"]),
-                                   content_type=obj.get("content_type") or "application/octet-stream",
-                                   metadata=obj.get("metadata") or None)
-    except (MinioException, OSError) as exc:
+            _make_bucket(o, bucket["name"])
+        _parallel(put, [(bucket["name"], obj) for bucket in index["buckets"] for obj in bucket["objects"]])
+    except OSError as exc:
         raise NotReady(str(exc)) from None
+
+
+# -- moto's S3 server, with the snapshot loaded in-process ---------------------------------
+
+
+def serve_moto(argv=None) -> None:
+    """`python -m devstack.services.minio moto -H HOST -p PORT [--region R] [--snapshot DIR]`
+
+    The server `python -m moto.server` runs (the same app: every moto service,
+    CORS, /moto-api), except that the snapshot `down` saved is put in before the
+    port opens, through the app itself (~3 ms an object, where each PUT over
+    HTTP costs the starting `up` ~10 ms), and moto's lazy set-up of S3 is done
+    by then too, so the first request is answered at once.
+    """
+    import argparse
+    import signal
+    import sys
+    import traceback
+    from pathlib import Path
+
+    parser = argparse.ArgumentParser(prog="python -m devstack.services.minio moto")
+    parser.add_argument("-H", "--host", default="127.0.0.1")
+    parser.add_argument("-p", "--port", type=int, required=True)
+    parser.add_argument("--region", default="us-east-1")
+    parser.add_argument("--snapshot", help="directory written by dump_snapshot")
+    args = parser.parse_args(argv)
+    os.environ.setdefault("MOTO_PORT", str(args.port))  # as moto.server does
+
+    from moto.moto_server.werkzeug_app import DomainDispatcherApplication, create_backend_app
+    from werkzeug.serving import run_simple
+    from werkzeug.test import Client
+
+    app = DomainDispatcherApplication(create_backend_app)
+    app.debug = True
+    client = Client(app)
+    try:
+        count = _load_snapshot(client, args, Path(args.snapshot) if args.snapshot else None)
+        if count:
+            print(f"devstack: loaded {count} objects from {args.snapshot}", file=sys.stderr, flush=True)
+    except Exception:  # noqa: BLE001 - start empty; devstack restores over HTTP then (and shows what fails)
+        traceback.print_exc()
+        print("devstack: could not load the snapshot in-process; starting empty", file=sys.stderr, flush=True)
+        client.post("/moto-api/reset")
+
+    def stop(signum, frame):
+        sys.exit(0)
+
+    signal.signal(signal.SIGINT, stop)
+    signal.signal(signal.SIGTERM, stop)
+    run_simple(args.host, args.port, app, threaded=True)
+
+
+def _load_snapshot(client, args, snapshot) -> int:
+    """Put the snapshot's buckets and objects in with S3 requests to the app; returns the object count."""
+    import datetime
+    import json
+    import urllib.parse
+
+    day = datetime.datetime.now(datetime.UTC).strftime("%Y%m%d")
+    # moto checks no signature; the credential scope tells it the service and region.
+    auth = {"Authorization": f"AWS4-HMAC-SHA256 Credential=devstack/{day}/{args.region}/s3/aws4_request, "
+                             "SignedHeaders=host, Signature=0"}
+    base = f"http://{args.host}:{args.port}"
+
+    def call(method: str, path: str, body: bytes = b"", headers: dict | None = None) -> None:
+        url = urllib.parse.quote(path, safe="/-_.~")
+        response = client.open(url, base_url=base, method=method, data=body, headers={**auth, **(headers or {})})
+        if response.status_code != 200:
+            raise RuntimeError(f"{method} {path}: {response.status} {response.get_data()[:300]!r}")
+
+    call("GET", "/")  # moto sets S3 up on its first request
+    index_path = snapshot / "index.json" if snapshot else None
+    if index_path is None or not index_path.exists():
+        return 0
+    index = json.loads(index_path.read_text())
+    count = 0
+    for bucket in index["buckets"]:
+        call("PUT", f"/{bucket['name']}", _location(args.region))
+        for obj in bucket["objects"]:
+            call("PUT", f"/{bucket['name']}/{obj['key']}", (snapshot / obj["file"]).read_bytes(), _object_headers(obj))
+            count += 1
+    return count
+
+
+if __name__ == "__main__":
+    import sys
+
+    if sys.argv[1:2] != ["moto"]:
+        sys.exit("usage: python -m devstack.services.minio moto -H HOST -p PORT [--region R] [--snapshot DIR]")
+    serve_moto(sys.argv[2:])
