@@ -256,17 +256,8 @@ def _group_has_live_member(pgid: int) -> bool:
     """killpg(0) also succeeds for a group of zombies; on Linux look closer."""
     if not os.path.isdir("/proc"):
         return True
-    for entry in os.listdir("/proc"):
-        if not entry.isdigit():
-            continue
-        try:
-            with open(f"/proc/{entry}/stat", "rb") as handle:
-                data = handle.read().decode(errors="replace")
-        except OSError:
-            continue
-        fields = data[data.rindex(")") + 2:].split()
-        if int(fields[2]) == pgid and fields[0] not in ("Z", "X"):
-            return True
+    if any(group == pgid and state not in ("Z", "X") for _, group, state, _ in _proc_table().values()):
+        return True
     _reap(pgid)
     return False
 
