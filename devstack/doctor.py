@@ -63,11 +63,9 @@ def check_native(plan) -> Iterator[Finding]:
         except NotImplementedError as exc:
             yield Finding("warn", svc.name, str(exc))
             continue
-        argv = getattr(spec, "argv", None)
-        what = os.path.basename(argv[0]) if argv else svc.kind.name
-        if argv and what.startswith("python"):
-            what = " ".join(argv[1:3])
-        yield Finding("ok", svc.name, f"{svc.kind.name}: runs natively with {what}")
+        argv = getattr(spec, "argv", None) or [svc.kind.name]
+        what = getattr(spec, "implementation", None) or os.path.basename(argv[0])
+        yield Finding("ok", svc.name, f"{svc.kind.name}: runs natively as {what}")
 
 
 def check_ports(plan, running: set[str]) -> Iterator[Finding]:
