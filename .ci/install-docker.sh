@@ -77,11 +77,7 @@ if compose_is_v2; then
     log "docker compose already available: $(docker compose version 2>&1)"
 else
     # Use the same mirror this machine's apt uses for bookworm.
-    mirror=$(grep -hsE '^(URIs:|deb )' /etc/apt/sources.list /etc/apt/sources.list.d/*.sources \
-                /etc/apt/sources.list.d/*.list 2>/dev/null \
-             | grep -oE 'https?://[^ ]+/debian/?' | grep -v security | head -n1 || true)
-    mirror=${mirror%/}
-    mirror=${mirror:-http://deb.debian.org/debian}
+    mirror=$(bash "$(dirname "${BASH_SOURCE[0]}")/debian-mirror.sh")
     log "fetching docker-compose (v2) from trixie at $mirror (temp apt state, system sources untouched)"
 
     tmp=$(mktemp -d)

@@ -84,6 +84,11 @@ def find(wanted: Wanted, configured: str | None = None, required: bool = True, s
     raise missing(wanted, stub_ok)
 
 
+def optional_for(svc, wanted: Wanted) -> str | None:
+    """The real binary for `mode: run` when one is installed; None means: run devstack's stand-in."""
+    return find(wanted, svc.options["bin"], required=False) if svc.mode == "run" else None
+
+
 def find_dir(wanted: Wanted, configured: str | None = None, prefer_version: str | None = None, stub_ok: bool = False) -> Path:
     """A directory holding all of wanted.names (e.g. initdb and postgres together)."""
     if configured:

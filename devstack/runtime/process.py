@@ -481,6 +481,17 @@ def _pw_entry(uid: int) -> str | None:
 # -- stopping -----------------------------------------------------------------------
 
 
+def _wait_gone(procs, targets, timeout: float):
+    """Poll until no listed process and no target's group is left (or timeout); returns the survivors."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        procs = still_running(procs)
+        if not procs and not any(group_alive(r.pid) for r, _ in targets):
+            break
+        time.sleep(0.02)
+    return still_running(procs)
+
+
 def _proc_table() -> dict[int, tuple[int, int, str, str]]:
     """pid -> (ppid, pgid, state, start time) of every process (Linux; {} elsewhere)."""
     table = {}
@@ -532,12 +543,7 @@ def stop_groups(targets: list[tuple[PidFile, int]], timeout: float = 10.0) -> li
             os.killpg(record.pid, sig)
         except ProcessLookupError:
             continue
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        procs = still_running(procs)
-        if not procs and not any(group_alive(r.pid) for r, _ in targets):
-            break
-        time.sleep(0.02)
+    procs = _wait_gone(procs, targets, timeout)
     for record, _ in targets:
         if group_alive(record.pid):
             try:
@@ -549,12 +555,7 @@ def stop_groups(targets: list[tuple[PidFile, int]], timeout: float = 10.0) -> li
             os.kill(pid, signal.SIGKILL)
         except (ProcessLookupError, PermissionError):
             pass
-    deadline = time.monotonic() + 5
-    while time.monotonic() < deadline:
-        procs = still_running(procs)
-        if not procs and not any(group_alive(r.pid) for r, _ in targets):
-            break
-        time.sleep(0.02)
+    procs = _wait_gone(procs, targets, 5)
     for record, _ in targets:
         _reap(record.pid)
     return sorted(procs)

@@ -50,7 +50,7 @@ class Livekit(Kind):
         keys = {"LIVEKIT_KEYS": f"{o['api_key']}: {o['api_secret']}"}  # env, not argv
         wanted = binaries.Wanted(names=("livekit-server",), what="livekit-server", brew="livekit",
                                  dirs=("/usr/local/bin", "/opt/homebrew/bin"))
-        binary = binaries.find(wanted, svc.options["bin"], required=False) if svc.mode == "run" else None
+        binary = binaries.optional_for(svc, wanted)
         if binary:
             conf = state / "livekit.yaml"
             text = "\n".join([

@@ -46,7 +46,7 @@ class Mailpit(Kind):
         o = svc.outputs
         state = svc.state_dir
         wanted = binaries.Wanted(names=("mailpit",), what="mailpit", brew="mailpit", dirs=("/usr/local/bin", "/opt/homebrew/bin"))
-        binary = binaries.find(wanted, svc.options["bin"], required=False) if svc.mode == "run" else None
+        binary = binaries.optional_for(svc, wanted)
         if binary:
             return process.NativeSpec(
                 argv=[binary, "--smtp", f"{svc.host}:{o['smtp_port']}", "--listen", f"{svc.host}:{o['http_port']}",

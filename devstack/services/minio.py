@@ -66,7 +66,7 @@ class Minio(Kind):
         state = svc.state_dir
         wanted = binaries.Wanted(names=("minio",), what="MinIO server (minio)", brew="minio/stable/minio",
                                  dirs=("/usr/local/bin", "/opt/homebrew/bin"))
-        binary = binaries.find(wanted, svc.options["bin"], required=False) if svc.mode == "run" else None
+        binary = binaries.optional_for(svc, wanted)
         if binary:
             data = state / "data"
             return process.NativeSpec(

@@ -62,7 +62,7 @@ class Stripe(Kind):
         state = svc.state_dir
         wanted = binaries.Wanted(names=("stripe-mock",), what="stripe-mock", brew="stripe/stripe-mock/stripe-mock",
                                  dirs=("/usr/local/bin", "/opt/homebrew/bin"))
-        binary = binaries.find(wanted, svc.options["bin"], required=False) if svc.mode == "run" else None
+        binary = binaries.optional_for(svc, wanted)
         if binary:
             return process.NativeSpec(
                 argv=[binary, "-http-addr", f"{svc.host}:{o['port']}", "-https-addr", f"{svc.host}:{svc.ports['https_port']}"],

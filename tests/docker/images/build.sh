@@ -43,11 +43,7 @@ pkgs=$(printf '%s\n' "${PACKAGES[@]}" | LC_ALL=C sort -u | paste -sd, -)
 if [ -n "${DEVSTACK_DEBIAN_MIRROR:-}" ]; then
     mirror=$DEVSTACK_DEBIAN_MIRROR
 else
-    mirror=$(grep -hsE '^(URIs:|deb )' /etc/apt/sources.list /etc/apt/sources.list.d/*.sources \
-                /etc/apt/sources.list.d/*.list 2>/dev/null \
-             | grep -oE 'https?://[^ ]+/debian/?' | grep -v security | head -n1 || true)
-    mirror=${mirror%/}
-    mirror=${mirror:-http://deb.debian.org/debian}
+    mirror=$(bash "$(dirname "${BASH_SOURCE[0]}")/../../../.ci/debian-mirror.sh")
 fi
 
 recipe="suite=$SUITE variant=$VARIANT packages=$pkgs rev=$ROOTFS_REV"
