@@ -5,8 +5,8 @@ the slowest of its services started alone in the same run.
 
 cold: fresh data dirs (`down --volumes` before each, untimed): initdb etc.
 warm: data kept (`down` before each, untimed): the usual restart.
-Each service of the example is first started alone (cold, median of 3) to
-find the slowest; then the candidates run interleaved (A B A B ...) and the medians
+Each service of the example is first started alone (cold and warm, median of
+3) to find the slowest in each condition; then the candidates run interleaved (A B A B ...) and the medians
 are reported. Services start in parallel, so `up` of the whole stack should
 cost little more than its slowest service: targets here are warm <= 1 s,
 cold <= 2 s and whole / slowest-single <= 1.5.
@@ -104,35 +104,39 @@ def main(rounds: int = 5) -> None:
         whole = Project(whole_root, env)
         singles = single_service_projects(base, env, manifest)
         try:
-            # Warm the page cache and find the slowest service started alone (cold).
+            # Warm the page cache and find the slowest service started alone, cold
+            # and warm (a different one can be slowest in each).
             whole.timed_up()
             whole.cli("down", "--volumes")
-            alone: dict[str, list[float]] = {name: [] for name in singles}
+            alone = {(name, cond): [] for name in singles for cond in ("cold", "warm")}
             for _ in range(CALIBRATION_RUNS):
                 for name, project in singles.items():
-                    project.cli("down", "--volumes")
-                    alone[name].append(project.timed_up())
+                    for cond, reset in (("cold", ("down", "--volumes")), ("warm", ("down",))):
+                        project.cli(*reset)
+                        alone[(name, cond)].append(project.timed_up())
             for project in singles.values():
                 project.cli("down", "--volumes")
-            medians_alone = {name: statistics.median(v) for name, v in alone.items()}
-            slowest = max(medians_alone, key=medians_alone.get)
-            print(f"each service alone, cold (median of {CALIBRATION_RUNS}): "
-                  + ", ".join(f"{n} {s * 1000:.0f} ms" for n, s in sorted(medians_alone.items(), key=lambda kv: -kv[1])))
-            single = singles[slowest]
+            slowest = {}
+            for cond in ("cold", "warm"):
+                medians_alone = {name: statistics.median(alone[(name, cond)]) for name in singles}
+                slowest[cond] = max(medians_alone, key=medians_alone.get)
+                print(f"each service alone, {cond} (median of {CALIBRATION_RUNS}): "
+                      + ", ".join(f"{n} {s * 1000:.0f} ms" for n, s in sorted(medians_alone.items(), key=lambda kv: -kv[1])))
 
             candidates = {
                 "railgun up, cold": (whole, ("down", "--volumes")),
-                f"{slowest} alone, cold": (single, ("down", "--volumes")),
+                f"{slowest['cold']} alone, cold": (singles[slowest["cold"]], ("down", "--volumes")),
                 "railgun up, warm": (whole, ("down",)),
-                f"{slowest} alone, warm": (single, ("down",)),
+                f"{slowest['warm']} alone, warm": (singles[slowest["warm"]], ("down",)),
             }
+            involved = {whole, singles[slowest["cold"]], singles[slowest["warm"]]}
             samples = {name: [] for name in candidates}
-            for project in (whole, single):  # make sure a warm data dir exists
+            for project in involved:  # make sure a warm data dir exists
                 project.cli("up", "--no-seed")
                 project.cli("down")
             for _ in range(rounds):
                 for name, (project, reset) in candidates.items():
-                    for other in {whole, single} - {project}:  # one stack at a time (they share pinned ports)
+                    for other in involved - {project}:  # one stack at a time (they share pinned ports)
                         other.cli("down")
                     project.cli(*reset)
                     samples[name].append(project.timed_up())
@@ -146,9 +150,9 @@ def main(rounds: int = 5) -> None:
     for name, seconds in medians.items():
         spread = f"{min(samples[name]) * 1000:.0f}-{max(samples[name]) * 1000:.0f} ms"
         print(f"  {name:<28} {seconds * 1000:7.0f} ms   (range {spread})")
-    cold = medians["railgun up, cold"] / medians[f"{slowest} alone, cold"]
-    warm = medians["railgun up, warm"] / medians[f"{slowest} alone, warm"]
-    print(f"\n  whole / slowest single ({slowest}): cold x{cold:.2f}, warm x{warm:.2f}   (target <= 1.5)")
+    cold = medians["railgun up, cold"] / medians[f"{slowest['cold']} alone, cold"]
+    warm = medians["railgun up, warm"] / medians[f"{slowest['warm']} alone, warm"]
+    print(f"\n  whole / slowest single: cold x{cold:.2f} ({slowest['cold']}), warm x{warm:.2f} ({slowest['warm']})   (target <= 1.5)")
     print(f"  targets: warm {medians['railgun up, warm']:.2f} s (<= 1 s), cold {medians['railgun up, cold']:.2f} s (<= 2 s)")
     load = os.getloadavg()
     print(f"  machine: {os.cpu_count()} cores, load average {load[0]:.2f} {load[1]:.2f} {load[2]:.2f} at the end")

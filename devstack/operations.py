@@ -16,10 +16,22 @@ class UpResult:
 
 
 def up(app: App, progress, seed: bool = True) -> UpResult:
-    from devstack import render, runtime
-    from devstack.lock import project_lock
+    from devstack.runtime import forkserver
 
     started_at = time.monotonic()
+    try:
+        return _up(app, progress, seed, started_at)
+    finally:
+        forkserver.discard()  # prestarted for stand-ins that turned out not to start
+
+
+def _up(app: App, progress, seed: bool, started_at: float) -> UpResult:
+    from devstack import render, runtime
+    from devstack.lock import project_lock
+    from devstack.runtime import forkserver
+    from devstack.runtime.native import helper_env
+
+    forkserver.prestart(app.manifest, helper_env())  # its import overlaps the planning below
     rt = runtime.select(app.requested_runtime(), app)
     with project_lock(app.manifest.state_dir, on_wait=progress):
         current = app.plan(host=rt.public_host())

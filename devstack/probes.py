@@ -122,32 +122,26 @@ def s3_call(endpoint: str, access_key: str, secret_key: str, region: str, method
     x-amz-meta-*...) are sent and signed; `path` is the unencoded /bucket/key."""
     import datetime
     import hashlib
-    import hmac
     import urllib.parse
 
-    def encode(text: str, safe: str = "-_.~") -> str:
-        return urllib.parse.quote(text, safe=safe)
+    from devstack import sigv4
 
     parts = urllib.parse.urlsplit(endpoint)
     host = parts.netloc
     now = datetime.datetime.now(datetime.UTC)
     amz_date, day = now.strftime("%Y%m%dT%H%M%SZ"), now.strftime("%Y%m%d")
     payload_hash = hashlib.sha256(body).hexdigest()
-    canonical_path = encode(path, "/-_.~")
-    canonical_query = "&".join(f"{encode(k)}={encode(str(v))}" for k, v in sorted((query or {}).items()))
+    canonical_path = sigv4.uri_encode(path, "/-_.~")
+    canonical_query = sigv4.canonical_query((k, str(v)) for k, v in (query or {}).items())
     signed_headers = {"host": host, "x-amz-content-sha256": payload_hash, "x-amz-date": amz_date}
     signed_headers.update({k.lower(): " ".join(str(v).split()) for k, v in (headers or {}).items()})
     if method in ("PUT", "POST"):  # else urllib sends a form's type, and servers read the body as a form
         signed_headers.setdefault("content-type", "application/octet-stream")
-    signed = ";".join(sorted(signed_headers))
-    canonical = "\n".join([method, canonical_path, canonical_query,
-                           "".join(f"{k}:{signed_headers[k]}\n" for k in sorted(signed_headers)), signed, payload_hash])
+    names = sorted(signed_headers)
     scope = f"{day}/{region}/s3/aws4_request"
-    to_sign = "\n".join(["AWS4-HMAC-SHA256", amz_date, scope, hashlib.sha256(canonical.encode()).hexdigest()])
-    key = ("AWS4" + secret_key).encode()
-    for part in (day, region, "s3", "aws4_request"):
-        key = hmac.new(key, part.encode(), hashlib.sha256).digest()
-    signature = hmac.new(key, to_sign.encode(), hashlib.sha256).hexdigest()
+    canonical = sigv4.canonical_request(method, canonical_path, canonical_query, signed_headers, names, payload_hash)
+    signature = sigv4.signature(secret_key, amz_date, scope, canonical)
+    signed = ";".join(names)
     signed_headers["Authorization"] = f"AWS4-HMAC-SHA256 Credential={access_key}/{scope}, SignedHeaders={signed}, Signature={signature}"
     del signed_headers["host"]
     url = f"{parts.scheme}://{host}{canonical_path}" + (f"?{canonical_query}" if canonical_query else "")

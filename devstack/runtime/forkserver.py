@@ -15,6 +15,10 @@ Protocol (one JSON object per line): the runtime writes
 {"module", "args", "env", "cwd", "log"}; the helper answers {"pid"} or
 {"error"}. EOF on stdin ends the helper.
 
+`up` starts the helper before it plans (prestart), when the manifest names
+two or more services that run as stand-ins without a binary: its import then
+overlaps devstack's own work. The runtime claims it, or it is killed unused.
+
 DEVSTACK_FORKSERVER=0 turns this off (every stand-in is then its own `python -m`).
 """
 
@@ -41,6 +45,33 @@ def forkable(argv: list[str], user) -> str | None:
     return argv[2]
 
 
+# Kinds whose native form is usually one of devstack's stand-ins (no binary on most machines).
+STANDIN_KINDS = {"minio", "mailpit", "stripe", "livekit", "flags", "posthog", "sentry", "email_api"}
+_early: ForkServer | None = None
+
+
+def prestart(manifest, env: dict) -> None:
+    """Start the helper now if this stack will likely fork two or more stand-ins."""
+    global _early
+    likely = [s for s in manifest.services.values() if s.mode == "stub" or (s.mode == "run" and s.kind in STANDIN_KINDS)]
+    if enabled() and _early is None and len(likely) >= 2:
+        _early = ForkServer(env)
+
+
+def claim() -> ForkServer | None:
+    """The prestarted helper, now the caller's to use and close."""
+    global _early
+    early, _early = _early, None
+    return early
+
+
+def discard() -> None:
+    """Kill a prestarted helper nobody claimed (its import may still be running)."""
+    early = claim()
+    if early is not None:
+        early.kill()
+
+
 class ForkServer:
     """The runtime's side: start the helper, ask it for children, close it."""
 
@@ -64,6 +95,15 @@ class ForkServer:
         if "error" in reply:
             raise OSError(reply["error"])
         return int(reply["pid"])
+
+    def kill(self) -> None:
+        self.proc.kill()
+        self.proc.wait()
+        for pipe in (self.proc.stdin, self.proc.stdout):
+            try:
+                pipe.close()
+            except OSError:
+                pass
 
     def close(self) -> None:
         try:

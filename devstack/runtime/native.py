@@ -83,6 +83,9 @@ class NativeRuntime(Runtime):
         # Already-running services only need to answer; those that do not are waited for.
         not_answering = [s for s in running if not _answers(s, plan)]
         if not to_start and not not_answering:
+            from devstack.runtime import forkserver
+
+            forkserver.discard()  # nothing to fork
             return []
 
         specs = {svc.name: svc.kind.native(svc, plan) for svc in to_start}  # missing binaries fail here, before anything starts
@@ -268,9 +271,16 @@ def _launcher(specs):
     """The pre-warmed helper for devstack's stand-ins, when two or more start now."""
     from devstack.runtime import forkserver
 
+    early = forkserver.claim()
     if not forkserver.enabled() or sum(1 for s in specs if forkserver.forkable(s.argv, s.user)) < 2:
+        if early is not None:
+            early.kill()
         return None
-    return forkserver.ForkServer({**os.environ, **process.python_env()})
+    return early or forkserver.ForkServer(helper_env())
+
+
+def helper_env() -> dict:
+    return {**os.environ, **process.python_env()}
 
 
 def _spec_or_none(svc: ServicePlan, plan: StackPlan) -> NativeSpec | None:

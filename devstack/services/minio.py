@@ -1,4 +1,5 @@
-"""S3 storage: MinIO from quay.io in Docker; a minio binary or moto natively."""
+"""S3 storage: MinIO from quay.io in Docker; natively a minio binary, else
+devstack's S3 stand-in (or moto, when asked)."""
 
 from __future__ import annotations
 
@@ -21,7 +22,9 @@ class Minio(Kind):
         "secret_key": Option(str, None, "secret access key; generated when unset", generate="alnum:40"),
         "region": Option(str, "us-east-1", "region the SDKs are told"),
         "buckets": Option(list, [], "buckets created at startup (the first is `bucket`)"),
-        "bin": Option(str, None, "path of a minio binary for the native runtime (else moto's S3 server)"),
+        "bin": Option(str, None, "path of a minio binary for the native runtime"),
+        "fallback": Option(str, "standin", "what the native runtime runs without a minio binary: devstack's "
+                           "on-disk S3 stand-in, or moto's in-memory S3 server", choices=("standin", "moto")),
     }
     ports = {"port": Port(9000), "console_port": Port(9001)}
     default_env = {
@@ -78,6 +81,18 @@ class Minio(Kind):
                 cwd=state, dirs=[data],
                 bootstrap=lambda: create_buckets(o),
             )
+        if svc.options["fallback"] == "standin":
+            # devstack's S3 stand-in: objects on disk as they are written, and it
+            # forks from the stand-ins' pre-warmed helper (moto costs ~1 s of CPU to start).
+            return process.NativeSpec(
+                argv=process.python_module("devstack.stubs.s3", "--host", svc.host, "--port", o["port"],
+                                           "--state-dir", state, "--region", o["region"]),
+                implementation="devstack S3 stand-in (no minio binary found)",
+                env={**process.python_env(), "DEVSTACK_S3_ACCESS_KEY": o["access_key"], "DEVSTACK_S3_SECRET_KEY": o["secret_key"]},
+                cwd=state,
+                bootstrap=lambda: (import_moto_snapshot(o, state / "snapshot"), create_buckets(o)),
+                hint="install a minio binary (or use the docker runtime) for the parts of the S3 API the stand-in lacks",
+            )
         # No minio binary: moto's S3 server. It keeps objects in memory only, so
         # `down` dumps them to the state dir and the next `up` loads them back:
         # serve_moto loads it in-process before its port opens (bootstrap's
@@ -86,7 +101,7 @@ class Minio(Kind):
         return process.NativeSpec(
             argv=process.python_module("devstack.services.minio", "moto", "-H", svc.host, "-p", o["port"],
                                        "--region", o["region"], "--snapshot", snapshot),
-            implementation="moto S3 server (no minio binary found)",
+            implementation="moto S3 server (fallback: moto; no minio binary found)",
             env={**process.python_env(), "MOTO_ALLOW_NONEXISTENT_REGION": "true"},
             cwd=state,
             bootstrap=lambda: (restore_snapshot(o, snapshot), create_buckets(o)),
@@ -209,6 +224,14 @@ def _parallel(fn, items, workers: int = 8) -> None:
     with ThreadPoolExecutor(min(workers, len(items))) as pool:
         for _ in pool.map(fn, items):
             pass
+
+
+def import_moto_snapshot(o, snapshot) -> None:
+    """Objects a moto server saved (`fallback: moto`, or devstack before the stand-in)
+    go into the stand-in once; the snapshot is kept aside, renamed."""
+    if (snapshot / "index.json").exists():
+        restore_snapshot(o, snapshot)
+        snapshot.rename(snapshot.with_name("snapshot.imported"))
 
 
 def restore_snapshot(o, snapshot) -> None:

@@ -324,3 +324,31 @@ def test_the_inbox_api_rejects_bad_ids(native_stack):
     with pytest.raises(urllib.error.HTTPError) as info:
         http_json(url + "/api/v1/message/latest")
     assert info.value.code == 404
+
+
+def _s3(out):
+    import boto3
+
+    return boto3.client("s3", endpoint_url=out["endpoint"], aws_access_key_id=out["access_key"],
+                        aws_secret_access_key=out["secret_key"], region_name=out["region"])
+
+
+def test_moto_fallback_keeps_objects_across_down_and_the_stand_in_imports_them(native_stack):
+    """`fallback: moto` (in-memory moto, saved on `down`) still works; switching back
+    to the default stand-in brings what moto saved along."""
+    manifest = "project: motoish\nservices:\n  files: {kind: minio, buckets: [media], fallback: %s}\n"
+    stack = native_stack(manifest % "moto")
+    stack.up()
+    out = stack.outputs()["files"]
+    assert "moto" in stack.status()["files"]["detail"]
+    _s3(out).put_object(Bucket="media", Key="a.txt", Body=b"from moto", Metadata={"k": "v"})
+    stack.cli("down")
+    stack.up()
+    assert _s3(out).get_object(Bucket="media", Key="a.txt")["Body"].read() == b"from moto"
+    stack.cli("down")
+
+    (stack.root / "devstack.yaml").write_text(manifest % "standin")
+    stack.up()
+    assert "stand-in" in stack.status()["files"]["detail"]
+    got = _s3(out).get_object(Bucket="media", Key="a.txt")
+    assert (got["Body"].read(), got["Metadata"]) == (b"from moto", {"k": "v"})

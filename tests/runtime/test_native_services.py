@@ -151,6 +151,22 @@ def test_postgres_with_psycopg(stack):
         psycopg.connect(db["url"].replace(db["password"], "wrong-password"), connect_timeout=3)
 
 
+@pytest.mark.parametrize("with_psql", [True, False], ids=["psql", "psycopg"])
+def test_postgres_readiness_proves_the_credentials_with_psql_or_psycopg(stack, tmp_path, with_psql):
+    """Readiness queries through psql when one is installed, psycopg otherwise;
+    both log in with the app's credentials, so a wrong password is not ready."""
+    from types import SimpleNamespace
+
+    from devstack.services.base import NotReady
+    from devstack.services.postgres import Postgres
+
+    options = {"bin_dir": None if with_psql else str(tmp_path), "version": 15}  # tmp_path holds no psql
+    db = stack.out["db"]
+    Postgres().ready(SimpleNamespace(outputs=db, options=options), None)
+    with pytest.raises(NotReady, match="password"):
+        Postgres().ready(SimpleNamespace(outputs={**db, "password": "wrong"}, options=options), None)
+
+
 def test_postgres_runs_unprivileged(stack):
     pid = stack.pids()["db"]
     uid = int(next(line for line in Path(f"/proc/{pid}/status").read_text().splitlines() if line.startswith("Uid:")).split()[1])
