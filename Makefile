@@ -9,7 +9,10 @@ SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 .PHONY: install install-system up down test test-fast lint bench
 
 install: install-system
-	$(PIP) install -q -e ".[test]"
+	$(PIP) install -q -e ".[test]" --config-settings editable_mode=compat
+	@# An editable install has no bytecode, and PYTHONDONTWRITEBYTECODE (set on some
+	@# machines) keeps Python from caching it: compile once, as pip does for wheels.
+	$(PYTHON) -m compileall -q devstack
 
 # Installs the native runtime's servers only when one is missing.
 install-system:

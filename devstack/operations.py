@@ -29,9 +29,8 @@ def _up(app: App, progress, seed: bool, started_at: float) -> UpResult:
     from devstack import render, runtime
     from devstack.lock import project_lock
     from devstack.runtime import forkserver
-    from devstack.runtime.native import helper_env
 
-    forkserver.prestart(app.manifest, helper_env())  # its import overlaps the planning below
+    forkserver.prestart(app.manifest)  # its import overlaps the planning below
     rt = runtime.select(app.requested_runtime(), app)
     with project_lock(app.manifest.state_dir, on_wait=progress):
         current = app.plan(host=rt.public_host())
@@ -42,8 +41,6 @@ def _up(app: App, progress, seed: bool, started_at: float) -> UpResult:
             from devstack.seed import prepare
 
             jobs = prepare(plan, lines=app.manifest.lines)  # a `seed:` mistake fails before anything starts
-        if rt.name == "docker":
-            render.write_compose(plan, bind=rt.bind_address() if hasattr(rt, "bind_address") else "127.0.0.1")
         render.write_env(plan)  # the app can start even if a fixture fails below
         progress(f"devstack: {plan.project} on {rt.name} ({rt.where()})")
         started = rt.up(plan, progress)

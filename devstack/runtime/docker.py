@@ -296,9 +296,7 @@ class DockerRuntime(Runtime):
     def _up_containers(self, plan: StackPlan, services: list[ServicePlan], progress: Progress) -> list[str]:
         from devstack import render
 
-        text = render.compose_yaml(plan, bind=self.bind_address())
-        if not plan.compose_file.exists() or plan.compose_file.read_text() != text:
-            render.write_compose(plan, bind=self.bind_address())
+        text = render.current_compose(plan, bind=self.bind_address())
         digest = hashlib.sha256(text.encode()).hexdigest()
         before = self._recent_boxes(plan)
         to_start = [s.name for s in services if not (before.get(s.name) and before[s.name].running)]
@@ -373,8 +371,13 @@ class DockerRuntime(Runtime):
             return lambda: client.compose.up(**UP_KWARGS)
         import subprocess
 
-        argv = self.compose_argv(plan, *UP_ARGS)
-        proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        argv, env = self.compose_argv(plan, *UP_ARGS), None
+        plugin = engine_mod.compose_plugin() if not self.context and not self.endpoint.remote else None
+        if plugin is not None:
+            # The plugin binary itself, as the docker CLI would exec it, minus the
+            # CLI's start-up and plugin discovery (~0.1 s): same flags, same engine.
+            argv, env = [str(plugin), *argv[2:]], {**os.environ, "DOCKER_HOST": self.endpoint.host}
+        proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env)
 
         def wait() -> None:
             out, err = proc.communicate()

@@ -70,6 +70,26 @@ def config_dir() -> Path:
     return Path(os.environ.get("DOCKER_CONFIG") or Path.home() / ".docker")
 
 
+# Where the docker CLI looks for plugins after the config dir's own (cli/cli-plugins/manager).
+SYSTEM_PLUGIN_DIRS = ("/usr/local/lib/docker/cli-plugins", "/usr/local/libexec/docker/cli-plugins",
+                      "/usr/lib/docker/cli-plugins", "/usr/libexec/docker/cli-plugins")
+
+
+def compose_plugin() -> Path | None:
+    """The compose v2 plugin binary `docker compose` would run, when it can be told
+    for sure (no extra plugin dirs configured)."""
+    try:
+        if "cliPluginsExtraDirs" in json.loads((config_dir() / "config.json").read_text()):
+            return None
+    except (OSError, ValueError):
+        pass
+    for directory in (config_dir() / "cli-plugins", *map(Path, SYSTEM_PLUGIN_DIRS)):
+        candidate = directory / "docker-compose"
+        if os.access(candidate, os.X_OK):
+            return candidate
+    return None
+
+
 def current_context() -> str | None:
     try:
         return json.loads((config_dir() / "config.json").read_text()).get("currentContext") or None

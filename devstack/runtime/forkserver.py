@@ -50,12 +50,14 @@ STANDIN_KINDS = {"minio", "mailpit", "stripe", "livekit", "flags", "posthog", "s
 _early: ForkServer | None = None
 
 
-def prestart(manifest, env: dict) -> None:
+def prestart(manifest) -> None:
     """Start the helper now if this stack will likely fork two or more stand-ins."""
     global _early
     likely = [s for s in manifest.services.values() if s.mode == "stub" or (s.mode == "run" and s.kind in STANDIN_KINDS)]
     if enabled() and _early is None and len(likely) >= 2:
-        _early = ForkServer(env)
+        from devstack.runtime.native import helper_env
+
+        _early = ForkServer(helper_env())
 
 
 def claim() -> ForkServer | None:

@@ -70,6 +70,8 @@ def fake_docker(tmp_path, monkeypatch):
         """))
     script.chmod(script.stat().st_mode | stat.S_IXUSR)
     monkeypatch.setenv("PATH", f"{bindir}{os.pathsep}{os.environ['PATH']}")
+    # `up` runs an installed compose plugin directly; here every call goes through this docker.
+    monkeypatch.setattr(dk.engine_mod, "compose_plugin", lambda: None)
 
     class Fake:
         path = str(script)
@@ -85,6 +87,9 @@ def fake_docker(tmp_path, monkeypatch):
             monkeypatch.setenv("FAKE_DOCKER_RC", str(rc))
 
     return Fake
+
+
+PLUGIN_LOOKUP = dk.engine_mod.compose_plugin  # the real one (fake_docker swaps it out)
 
 
 @pytest.fixture
@@ -434,6 +439,25 @@ def test_fast_compose_up_failure_is_mapped_like_any_other(plan, fake_docker, mon
         rt._run("start containers", wait, plan)
     assert err.value.message.startswith("the docker compose v2 plugin is missing")
     assert [fake_docker.path] + fake_docker.calls()[0] == rt.compose_argv(plan, *dk.UP_ARGS)
+
+
+def test_fast_compose_up_runs_the_plugin_binary_itself_when_installed(plan, fake_docker, monkeypatch, tmp_path):
+    """With the compose plugin found where the docker CLI looks, `up` execs it directly
+    (the CLI's start-up skipped), with the same flags and DOCKER_HOST pinned."""
+    config = tmp_path / "docker-config"
+    plugin = config / "cli-plugins" / "docker-compose"
+    plugin.parent.mkdir(parents=True)
+    plugin.write_text(f"#!/bin/sh\necho \"$DOCKER_HOST $*\" > {tmp_path / 'plugin.log'}\n")
+    plugin.chmod(0o755)
+    monkeypatch.setenv("DOCKER_CONFIG", str(config))
+    monkeypatch.delenv("DOCKER_HOST", raising=False)
+    monkeypatch.setattr(dk.engine_mod, "compose_plugin", PLUGIN_LOOKUP)
+    monkeypatch.setattr(dk.DockerRuntime, "_pow_loaded", staticmethod(lambda: False))
+    rt = real_runtime()
+    rt._run("start containers", rt._start_compose_up(plan), plan)
+    expected = rt.compose_argv(plan, *dk.UP_ARGS)[2:]  # what follows `docker compose`
+    assert (tmp_path / "plugin.log").read_text().split() == ["unix:///var/run/docker.sock", *expected]
+    assert fake_docker.calls() == []
 
 
 def test_container_state_argv(plan, fake_docker, monkeypatch):

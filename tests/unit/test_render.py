@@ -88,3 +88,23 @@ def test_shell_and_json_formats():
     env = {"A": "x y", "B": "it's"}
     assert render.format_env(env, "shell") == "export A='x y'\nexport B='it'\"'\"'s'\n"
     assert render.format_env(env, "json").startswith("{\n")
+
+
+def test_the_compose_file_is_reused_only_while_its_inputs_are_unchanged(golden_plan, tmp_path, monkeypatch):
+    """`up` skips rendering (and Jinja2) while the plan and the templates are the same."""
+    monkeypatch.setenv("DEVSTACK_HOME", str(tmp_path / "home"))
+    text = render.current_compose(golden_plan)
+    assert text == render.compose_yaml(golden_plan) == golden_plan.compose_file.read_text()
+    assert stat.S_IMODE(golden_plan.compose_file.stat().st_mode) == 0o600
+
+    calls = []
+    monkeypatch.setattr(render, "compose_yaml", lambda *a, **k: calls.append(a) or "rendered again\n")
+    assert render.current_compose(golden_plan) == text and calls == []  # same inputs: the file as it is
+
+    other_bind = render.current_compose(golden_plan, bind="0.0.0.0")  # a different input: rendered
+    assert other_bind == "rendered again\n" == golden_plan.compose_file.read_text() and len(calls) == 1
+
+    svc = next(s for s in golden_plan.services.values() if s.mode == "run")
+    svc.ports = {**svc.ports, **{name: port + 1 for name, port in svc.ports.items()}}
+    render.current_compose(golden_plan, bind="0.0.0.0")
+    assert len(calls) == 2  # a port moved: rendered again

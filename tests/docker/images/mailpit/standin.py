@@ -7,6 +7,8 @@
 
 SMTP accepts any AUTH (PLAIN/LOGIN) without TLS and keeps messages in memory
 (MP_SMTP_AUTH_ACCEPT_ANY / MP_SMTP_AUTH_ALLOW_INSECURE are therefore always "on").
+Standard library only: the real mailpit, a Go binary, answers within
+milliseconds of starting, and so does this.
 HTTP API (a subset of mailpit's):
     GET    /readyz, /livez                  -> 200
     GET    /api/v1/messages                 -> {"total", "count", "messages_count", "start",
@@ -16,7 +18,6 @@ HTTP API (a subset of mailpit's):
 Unknown command-line flags (e.g. --smtp-auth-accept-any) are ignored.
 """
 
-import asyncio
 import datetime as _dt
 import email
 import email.policy
@@ -25,11 +26,8 @@ import os
 import signal
 import sys
 import urllib.request
-import logging
 import uuid
 
-# aiosmtpd 1.4 logs a warning about its own use of Session.login_data on every AUTH.
-logging.getLogger("mail.log").addFilter(lambda rec: "login_data is deprecated" not in rec.getMessage())
 
 
 def _split_addr(value, default_host, default_port):
@@ -114,101 +112,177 @@ class Store:
         return {k: v for k, v in item.items() if not k.startswith("_")}
 
 
-class Handler:
-    def __init__(self, store):
-        self.store = store
-
-    async def handle_DATA(self, server, session, envelope):
-        item = self.store.add(envelope)
-        print(f"smtp: stored {item['ID']} from {item['From']['Address']} "
-              f"to {[t['Address'] for t in item['To']]} subject {item['Subject']!r}", flush=True)
-        return "250 OK"
+class Envelope:
+    def __init__(self):
+        self.mail_from, self.rcpt_tos, self.content, self.original_content = "", [], b"", None
 
 
-def _accept_any_auth(server, session, envelope, mechanism, auth_data):
-    from aiosmtpd.smtp import AuthResult
-    return AuthResult(success=True)
+def make_smtp_handler(store):
+    """Just enough SMTP for apps and tests (EHLO, AUTH accepted as any, MAIL, RCPT,
+    DATA, RSET, NOOP, QUIT) on the standard library: like the real mailpit, the
+    stand-in answers within milliseconds of starting."""
+    import socketserver
+
+    class Smtp(socketserver.StreamRequestHandler):
+        def reply(self, line):
+            self.wfile.write(line.encode() + b"\r\n")
+
+        def handle(self):
+            envelope = Envelope()
+            self.reply("220 mailpit ESMTP stand-in")
+            while True:
+                raw = self.rfile.readline(65536)
+                if not raw:
+                    return
+                line = raw.decode("utf-8", "replace").rstrip("\r\n")
+                verb, _, arg = line.partition(" ")
+                verb = verb.upper()
+                if verb == "EHLO":
+                    self.wfile.write(b"250-mailpit\r\n250-8BITMIME\r\n250-SMTPUTF8\r\n250-AUTH PLAIN LOGIN\r\n250 HELP\r\n")
+                elif verb == "HELO":
+                    self.reply("250 mailpit")
+                elif verb == "AUTH":
+                    mechanism, _, initial = arg.partition(" ")
+                    if mechanism.upper() == "LOGIN":
+                        self.reply("334 VXNlcm5hbWU6")
+                        self.rfile.readline()
+                        self.reply("334 UGFzc3dvcmQ6")
+                        self.rfile.readline()
+                    elif not initial:
+                        self.reply("334 ")
+                        self.rfile.readline()
+                    self.reply("235 2.7.0 Authentication successful")
+                elif verb == "MAIL":
+                    envelope = Envelope()
+                    envelope.mail_from = arg.partition(":")[2].strip().split(" ")[0].strip("<>")
+                    self.reply("250 OK")
+                elif verb == "RCPT":
+                    envelope.rcpt_tos.append(arg.partition(":")[2].strip().split(" ")[0].strip("<>"))
+                    self.reply("250 OK")
+                elif verb == "DATA":
+                    self.reply("354 End data with <CR><LF>.<CR><LF>")
+                    lines = []
+                    while True:
+                        data = self.rfile.readline(1 << 20)
+                        if not data or data in (b".\r\n", b".\n"):
+                            break
+                        lines.append(data[1:] if data.startswith(b"..") else data)
+                    envelope.content = b"".join(lines)
+                    item = store.add(envelope)
+                    print(f"smtp: stored {item['ID']} from {item['From']['Address']} "
+                          f"to {[t['Address'] for t in item['To']]} subject {item['Subject']!r}", flush=True)
+                    self.reply("250 OK")
+                    envelope = Envelope()
+                elif verb == "RSET":
+                    envelope = Envelope()
+                    self.reply("250 OK")
+                elif verb == "NOOP":
+                    self.reply("250 OK")
+                elif verb == "QUIT":
+                    self.reply("221 Bye")
+                    return
+                else:
+                    self.reply("502 Command not implemented")
+
+    return Smtp
 
 
-def make_app(store):
-    from aiohttp import web
+def make_handler(store):
+    """mailpit's HTTP API subset on the standard library's http.server: the real
+    mailpit (a Go binary) answers within milliseconds of starting, and aiohttp's
+    import alone cost this stand-in ~0.1 s more than that."""
+    import http.server
+    import json
+    import urllib.parse
 
-    async def ok(request):
-        return web.Response(text="OK")
+    class Api(http.server.BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"
 
-    async def list_messages(request):
-        try:
-            start = max(0, int(request.query.get("start", "0")))
-            limit = int(request.query.get("limit", "50"))
-        except ValueError:
-            return web.json_response({"error": "bad start/limit"}, status=400)
-        msgs = store.messages
-        page = msgs[start:start + limit] if limit > 0 else msgs[start:]
-        return web.json_response({
-            "total": len(msgs),
-            "unread": sum(1 for m in msgs if not m["Read"]),
-            "count": len(page),
-            "messages_count": len(msgs),
-            "start": start,
-            "tags": [],
-            "messages": [Store.summary(m) for m in page],
-        })
+        def log_message(self, *args):
+            pass
 
-    async def get_message(request):
-        mid = request.match_info["id"]
-        for m in store.messages:
-            if m["ID"] == mid or (mid == "latest" and m is store.messages[0]):
-                m["Read"] = True
-                body = Store.summary(m)
-                body.update({"Text": m["_text"], "HTML": m["_html"]})
-                return web.json_response(body)
-        return web.Response(status=404, text="message not found")
+        def send(self, status, body, content_type="application/json"):
+            data = body if isinstance(body, bytes) else json.dumps(body).encode()
+            self.send_response(status)
+            self.send_header("Content-Type", content_type)
+            self.send_header("Content-Length", str(len(data)))
+            self.end_headers()
+            self.wfile.write(data)
 
-    async def delete_messages(request):
-        ids = None
-        if request.can_read_body:
-            try:
-                ids = (await request.json()).get("IDs")
-            except Exception:
-                ids = None
-        if ids:
-            store.messages[:] = [m for m in store.messages if m["ID"] not in set(ids)]
-        else:
-            store.messages.clear()
-        return web.Response(text="ok")
+        def do_GET(self):
+            url = urllib.parse.urlsplit(self.path)
+            if url.path in ("/readyz", "/livez"):
+                return self.send(200, b"OK", "text/plain")
+            if url.path == "/api/v1/messages":
+                query = dict(urllib.parse.parse_qsl(url.query))
+                try:
+                    start = max(0, int(query.get("start", "0")))
+                    limit = int(query.get("limit", "50"))
+                except ValueError:
+                    return self.send(400, {"error": "bad start/limit"})
+                msgs = store.messages
+                page = msgs[start:start + limit] if limit > 0 else msgs[start:]
+                return self.send(200, {
+                    "total": len(msgs),
+                    "unread": sum(1 for m in msgs if not m["Read"]),
+                    "count": len(page),
+                    "messages_count": len(msgs),
+                    "start": start,
+                    "tags": [],
+                    "messages": [Store.summary(m) for m in page],
+                })
+            if url.path.startswith("/api/v1/message/"):
+                mid = url.path[len("/api/v1/message/"):]
+                for m in store.messages:
+                    if m["ID"] == mid or (mid == "latest" and m is store.messages[0]):
+                        m["Read"] = True
+                        body = Store.summary(m)
+                        body.update({"Text": m["_text"], "HTML": m["_html"]})
+                        return self.send(200, body)
+                return self.send(404, b"message not found", "text/plain")
+            return self.send(404, b"not found", "text/plain")
 
-    app = web.Application()
-    app.router.add_get("/readyz", ok)
-    app.router.add_get("/livez", ok)
-    app.router.add_get("/api/v1/messages", list_messages)
-    app.router.add_delete("/api/v1/messages", delete_messages)
-    app.router.add_get("/api/v1/message/{id}", get_message)
-    return app
+        def do_DELETE(self):
+            if urllib.parse.urlsplit(self.path).path != "/api/v1/messages":
+                return self.send(404, b"not found", "text/plain")
+            ids = None
+            length = int(self.headers.get("Content-Length") or 0)
+            if length:
+                try:
+                    ids = json.loads(self.rfile.read(length)).get("IDs")
+                except Exception:
+                    ids = None
+            if ids:
+                store.messages[:] = [m for m in store.messages if m["ID"] not in set(ids)]
+            else:
+                store.messages.clear()
+            return self.send(200, b"ok", "text/plain")
+
+    return Api
 
 
-async def serve():
-    from aiohttp import web
-    from aiosmtpd.smtp import SMTP
+def serve():
+    import http.server
+    import socketserver
+    import threading
 
     store = Store()
-    loop = asyncio.get_running_loop()
-    handler = Handler(store)
-    smtp_server = await loop.create_server(
-        lambda: SMTP(handler, hostname="mailpit", authenticator=_accept_any_auth,
-                     auth_required=False, auth_require_tls=False),
-        host=SMTP_HOST, port=SMTP_PORT)
-    runner = web.AppRunner(make_app(store), access_log=None)
-    await runner.setup()
-    await web.TCPSite(runner, UI_HOST, UI_PORT).start()
+    socketserver.ThreadingTCPServer.allow_reuse_address = True
+    smtp = socketserver.ThreadingTCPServer((SMTP_HOST, SMTP_PORT), make_smtp_handler(store))
+    smtp.daemon_threads = True
+    # The servers' threads share the store; list operations on it are atomic enough here.
+    api = http.server.ThreadingHTTPServer((UI_HOST, UI_PORT), make_handler(store))
+    api.daemon_threads = True
+    for server in (smtp, api):
+        threading.Thread(target=server.serve_forever, daemon=True).start()
     print(f"mailpit stand-in: SMTP on {SMTP_HOST}:{SMTP_PORT}, HTTP on {UI_HOST}:{UI_PORT}", flush=True)
 
-    stop = asyncio.Event()
+    stop = threading.Event()
     for sig in (signal.SIGTERM, signal.SIGINT):
-        loop.add_signal_handler(sig, stop.set)
-    await stop.wait()
-    smtp_server.close()
-    await smtp_server.wait_closed()
-    await runner.cleanup()
+        signal.signal(sig, lambda *_: stop.set())
+    stop.wait()
+    for server in (smtp, api):
+        server.shutdown()
 
 
 def main(argv):
@@ -218,7 +292,7 @@ def main(argv):
     if args and args[0] in ("version", "help"):
         print("mailpit stand-in (devstack tests)")
         return 0
-    asyncio.run(serve())
+    serve()
     return 0
 
 
