@@ -8,6 +8,8 @@ SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
 .PHONY: install install-system up down test test-fast lint bench
 
+# editable_mode=compat: a plain path entry, where the default editable finder
+# cost every Python process (devstack and each stand-in) ~20 ms to import.
 install: install-system
 	$(PIP) install -q -e ".[test]" --config-settings editable_mode=compat
 	@# An editable install has no bytecode, and PYTHONDONTWRITEBYTECODE (set on some
