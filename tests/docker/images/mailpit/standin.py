@@ -18,15 +18,12 @@ HTTP API (a subset of mailpit's):
 Unknown command-line flags (e.g. --smtp-auth-accept-any) are ignored.
 """
 
-import datetime as _dt
-import email
-import email.policy
-import email.utils
 import os
 import signal
 import sys
-import urllib.request
-import uuid
+
+# Everything else is imported where it is first needed: the stand-in must be
+# listening as soon after its start as the real mailpit (a Go binary) is.
 
 
 
@@ -43,6 +40,8 @@ UI_HOST, UI_PORT = _split_addr(os.environ.get("MP_UI_BIND_ADDR"), "0.0.0.0", 802
 
 
 def readyz() -> int:
+    import urllib.request
+
     try:
         with urllib.request.urlopen(f"http://127.0.0.1:{UI_PORT}/readyz", timeout=3) as resp:
             return 0 if resp.status == 200 else 1
@@ -51,6 +50,8 @@ def readyz() -> int:
 
 
 def _addresses(header_value):
+    import email.utils
+
     if not header_value:
         return []
     return [{"Name": name, "Address": addr}
@@ -78,6 +79,11 @@ class Store:
         self.messages = []  # newest first
 
     def add(self, envelope):
+        import datetime as _dt
+        import email
+        import email.policy
+        import uuid
+
         raw = envelope.original_content or envelope.content
         if isinstance(raw, str):
             raw = raw.encode("utf-8", "surrogateescape")
