@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import json
 import os
-import sys
 import urllib.request
 import uuid
 from dataclasses import dataclass
@@ -40,7 +39,7 @@ def devstack(request):
     """The StackPlan of the running stack (brought up once per session)."""
     from devstack import manifest as manifest_mod
     from devstack import operations
-    from devstack.cli.app import App
+    from devstack.cli.app import App, info
     from devstack.errors import UserError
 
     config = request.config
@@ -48,7 +47,7 @@ def devstack(request):
     try:
         path = manifest_mod.find(start=config.rootpath, explicit=explicit)
         app = App(file=str(path), runtime=config.getoption("--devstack-runtime"))
-        result = operations.up(app, lambda line: print(line, file=sys.stderr))
+        result = operations.up(app, info)
     except UserError as exc:
         pytest.fail(exc.render(), pytrace=False)
     return result.plan

@@ -33,8 +33,10 @@ class App:
 
 
 def info(message: str) -> None:
-    """Progress and notes go to stderr; stdout is for data."""
-    print(message, file=sys.stderr, flush=True)
+    """Progress and notes go to stderr; stdout is for data. One write per line:
+    services start in parallel threads, and print() writes the newline apart."""
+    sys.stderr.write(message + "\n")
+    sys.stderr.flush()
 
 
 def relative(path: Path) -> str:
