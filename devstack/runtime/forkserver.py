@@ -45,15 +45,16 @@ def forkable(argv: list[str], user) -> str | None:
     return argv[2]
 
 
-# Kinds whose native form is usually one of devstack's stand-ins (no binary on most machines).
-STANDIN_KINDS = {"minio", "mailpit", "stripe", "livekit", "flags", "posthog", "sentry", "email_api"}
 _early: ForkServer | None = None
 
 
 def prestart(manifest) -> None:
     """Start the helper now if this stack will likely fork two or more stand-ins."""
     global _early
-    likely = [s for s in manifest.services.values() if s.mode == "stub" or (s.mode == "run" and s.kind in STANDIN_KINDS)]
+    from devstack.services import catalog
+
+    likely = [s for s in manifest.services.values()
+              if s.mode == "stub" or (s.mode == "run" and catalog.get(s.kind).standin_when_no_binary)]
     if enabled() and _early is None and len(likely) >= 2:
         from devstack.runtime.native import helper_env
 

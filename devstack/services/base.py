@@ -54,6 +54,9 @@ class Kind:
     # Names of outputs that are secrets (never printed in status/doctor).
     secret_outputs: tuple[str, ...] = ("password", "secret_key", "api_secret", "secret")
     default_port_base: int = 0  # the well-known port tried first (0: none)
+    # Natively, without its own binary (the usual case), `mode: run` runs one of
+    # devstack's stand-ins: `up` pre-starts the stand-ins' helper for it.
+    standin_when_no_binary: bool = False
 
     # -- plan ---------------------------------------------------------------
     def image(self, svc: "ServicePlan") -> str | None:

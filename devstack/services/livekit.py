@@ -9,6 +9,7 @@ class Livekit(Kind):
     name = "livekit"
     summary = "LiveKit SFU (rooms API + WebRTC)"
     modes = ("run", "stub", "off", "external")
+    standin_when_no_binary = True
     options = {
         "image": Option(str, "livekit/livekit-server:v1.9.0", "livekit-server image"),
         "api_key": Option(str, None, "API key; generated when unset", generate="alnum:16"),

@@ -9,6 +9,7 @@ class Mailpit(Kind):
     name = "mailpit"
     summary = "SMTP server that keeps every message in a local inbox"
     modes = ("run", "stub", "off", "external")
+    standin_when_no_binary = True
     options = {
         "image": Option(str, "axllent/mailpit:v1.27.0", "mailpit image"),
         "user": Option(str, "devstack", "SMTP user the app logs in as (any login is accepted)"),

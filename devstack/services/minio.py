@@ -16,6 +16,7 @@ class Minio(Kind):
     name = "minio"
     summary = "S3-compatible object storage"
     modes = ("run", "stub", "off", "external")
+    standin_when_no_binary = True
     options = {
         "image": Option(str, MINIO_IMAGE, "MinIO image"),
         "access_key": Option(str, None, "access key id; generated when unset", generate="alnum:20"),

@@ -9,6 +9,7 @@ class Stripe(Kind):
     name = "stripe"
     summary = "Stripe API test double"
     modes = ("run", "stub", "off", "external")
+    standin_when_no_binary = True
     options = {
         "image": Option(str, "stripe/stripe-mock:v0.192.0", "stripe-mock image"),
         # stripe-mock accepts only keys of exactly three `_`-separated parts.

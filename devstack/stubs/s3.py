@@ -208,6 +208,16 @@ async def receive(request: web.Request, store: Store, payload: str) -> Body:
         raise
 
 
+async def receive_blob(request: web.Request, store: Store, payload: str) -> tuple[str, int, str]:
+    """The body made durable in the store: (blob name, size, MD5 ETag)."""
+    body = await receive(request, store, payload)
+    try:
+        return body.finish(), body.size, body.md5.hexdigest()
+    except BaseException:
+        body.discard()
+        raise
+
+
 def _b64(raw: bytes) -> str:
     import base64
 
@@ -459,14 +469,8 @@ class S3App:
             except StoreError as exc:
                 if exc.code != "NoSuchKey":
                     raise
-        body = await receive(request, self.store, payload)
-        etag = body.md5.hexdigest()
-        try:
-            blob = body.finish()
-        except BaseException:
-            body.discard()
-            raise
-        obj = self.store.put(bucket, key, blob, body.size, etag, stored_meta(request))
+        blob, size, etag = await receive_blob(request, self.store, payload)
+        obj = self.store.put(bucket, key, blob, size, etag, stored_meta(request))
         return web.Response(headers={"ETag": f'"{obj.etag}"', **obj.meta.get("checksums", {})})
 
     def copy_object(self, request, bucket, key):
@@ -529,14 +533,8 @@ class S3App:
             except ValueError:
                 raise S3Error("InvalidArgument", 400, "partNumber must be a number from 1 to 10000") from None
             self.store.upload(bucket, upload)
-            body = await receive(request, self.store, payload)
-            etag = body.md5.hexdigest()
-            try:
-                blob = body.finish()
-            except BaseException:
-                body.discard()
-                raise
-            self.store.put_part(bucket, upload, number, blob, body.size, etag)
+            blob, size, etag = await receive_blob(request, self.store, payload)
+            self.store.put_part(bucket, upload, number, blob, size, etag)
             return web.Response(headers={"ETag": f'"{etag}"'})
         if method == "POST":
             import xml.etree.ElementTree as ET
