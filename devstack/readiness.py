@@ -3,21 +3,25 @@
 from __future__ import annotations
 
 import time
-from concurrent.futures import ThreadPoolExecutor
 from typing import Callable
 
+from devstack.background import Background
 from devstack.errors import ServiceFailed
 from devstack.services.base import NotReady
 
 POLL = 0.025  # a refused connect (the port gate) costs microseconds
 
 
-def wait_one(svc, plan, timeout: float, alive: Callable[[], str | None] | None = None) -> float:
+def wait_one(svc, plan, timeout: float, alive: Callable[[], str | None] | None = None,
+             gate: Callable[[], None] | None = None) -> float:
     """Poll svc.kind.ready until it passes; returns seconds waited.
 
     alive(): None while the process/container lives, else why it is gone
     (so a crash fails at once instead of after the timeout).
+    gate(): blocks until the service may be probed at all (e.g. its container started).
     """
+    if gate is not None:
+        gate()
     start = time.monotonic()
     last = "no answer yet"
     while True:
@@ -35,20 +39,25 @@ def wait_one(svc, plan, timeout: float, alive: Callable[[], str | None] | None =
         time.sleep(POLL)
 
 
-def wait_all(services, plan, progress, timeout: float = 60.0, alive_checks: dict | None = None) -> dict[str, float]:
+def wait_all(services, plan, progress, timeout: float = 60.0, alive_checks: dict | None = None,
+             gates: dict | None = None) -> dict[str, float]:
     """Wait for all in parallel; the first failure is raised after the others finish or time out."""
-    alive_checks = alive_checks or {}
+    alive_checks, gates = alive_checks or {}, gates or {}
     if not services:
         return {}
-    with ThreadPoolExecutor(max_workers=len(services)) as pool:
-        futures = {s.name: pool.submit(wait_one, s, plan, timeout, alive_checks.get(s.name)) for s in services}
-        waited, failure = {}, None
-        for name, future in futures.items():
-            try:
-                waited[name] = future.result()
-                progress(f"  {name}: ready ({waited[name]:.1f}s)")
-            except ServiceFailed as exc:
-                failure = failure or exc
+
+    def wait_and_say(svc):
+        waited = wait_one(svc, plan, timeout, alive_checks.get(svc.name), gates.get(svc.name))
+        progress(f"  {svc.name}: ready ({waited:.1f}s)")  # as it happens, not in manifest order
+        return waited
+
+    runs = {s.name: Background(lambda s=s: wait_and_say(s)) for s in services}
+    waited, failure = {}, None
+    for name, run in runs.items():
+        try:
+            waited[name] = run.result()
+        except ServiceFailed as exc:
+            failure = failure or exc
     if failure:
         raise failure
     return waited

@@ -36,6 +36,13 @@ def _templates():
     )
 
 
+# Docker's default bridge, not a per-project network: the services only talk to
+# the app on the host, and a project network costs every `up` ~0.2 s on a 2-core
+# machine (compose creates the network, then the engine sets up embedded DNS in
+# each container). It also leaves no network to clean up after `down`.
+DEFAULT_NETWORK = "bridge"
+
+
 def volume_name(svc) -> str:
     return f"{svc.name}-data"
 
@@ -62,7 +69,10 @@ def compose_dict(plan: StackPlan, bind: str = "127.0.0.1") -> dict:
         project["services"].update(fragment.get("services", {}))
         if fragment.get("volumes"):
             project.setdefault("volumes", {}).update(fragment["volumes"])
-        project["services"][svc.name].setdefault("labels", {})["dev.devstack.kind"] = svc.kind.name
+        service = project["services"][svc.name]
+        service.setdefault("labels", {})["dev.devstack.kind"] = svc.kind.name
+        if "networks" not in service:
+            service.setdefault("network_mode", DEFAULT_NETWORK)
     return project
 
 

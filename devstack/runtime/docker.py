@@ -8,8 +8,9 @@
   checks from this machine through the published ports (devstack.readiness),
   while container state is watched so a container that exits, restarts or turns
   unhealthy fails at once with its last log lines. The probe clients load while
-  compose works and probing starts the moment compose returns: a service is
-  ready as soon as it answers, no healthcheck interval has to pass.
+  compose works, and each service is probed from the moment the engine reports
+  its container started: it is ready as soon as it answers, no healthcheck
+  interval has to pass.
 - `mode: stub` services are host processes run by NativeRuntime(stubs_only=True),
   started beside the containers.
 - Remote engines (tcp:// or ssh:// DOCKER_HOST, docker contexts): ports are
@@ -38,6 +39,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from devstack.background import Background
 from devstack.errors import ServiceFailed, UserError
 from devstack.plan import ServicePlan, StackPlan
 from devstack.runtime import engine as engine_mod
@@ -277,7 +279,7 @@ class DockerRuntime(Runtime):
             return self._up_containers(plan, services, progress) if services else []
         # Stand-ins (host processes) start beside the containers, at the same time.
         stubs_before = stubs.running_services(plan)
-        stub_run = _Background(lambda: stubs.up(plan, progress))
+        stub_run = Background(lambda: stubs.up(plan, progress))
         try:
             started = self._up_containers(plan, services, progress) if services else []
         except BaseException:
@@ -315,17 +317,20 @@ class DockerRuntime(Runtime):
         progress(f"  starting {', '.join(to_start) if to_start else 'changed services'} ({self.where()})")
         pulled = False
         while True:
-            # The probe thread loads its clients while compose works, and probes as soon
-            # as compose is done: a service is ready the moment it answers, with no
-            # healthcheck interval to sit out.
+            # The probe thread loads its clients while compose works, and probes each
+            # service once its container has started: it is ready the moment it
+            # answers, with no healthcheck interval to sit out.
             watch = _Watch(self, plan, previous=before)
-            probes = _Background(lambda watch=watch: self._warm_then_wait(plan, services, progress, watch))
+            events = self._start_events(plan, watch)
+            probes = Background(lambda watch=watch: self._warm_then_wait(plan, services, progress, watch))
             try:
                 self._run("start containers", self._start_compose_up(plan), plan)
                 break
             except BaseException as exc:
                 watch.cancel(getattr(exc, "message", None) or str(exc))
                 probes.join()
+                if events is not None:
+                    events.close()
                 if isinstance(exc, ImageMissing) and not pulled:
                     self._pull(plan, exc.images, progress)  # then try once more
                     pulled = True
@@ -339,6 +344,8 @@ class DockerRuntime(Runtime):
                         or after.get(s.name) is None or after[s.name].id != before[s.name].id]
             watch.update(after)
         watch.compose_finished()
+        if events is not None:
+            events.close()
         try:
             probes.result()
         except ServiceFailed as exc:
@@ -349,6 +356,16 @@ class DockerRuntime(Runtime):
             raise exc from None
         self._save_state(plan, {"compose_sha256": digest, "engine": self.endpoint.host})
         return to_start
+
+    def _start_events(self, plan: StackPlan, watch: _Watch) -> engine_mod.StartEvents | None:
+        """Each container's start, as the engine reports it: its probe need not wait
+        for compose to start the others (a local engine; else compose's exit is the gate)."""
+        if self._factory is not default_factory:
+            return None
+        try:
+            return engine_mod.StartEvents(self.endpoint, plan.compose_project, watch.service_started)
+        except OSError:
+            return None
 
     def compose_argv(self, plan: StackPlan, *args: str) -> list[str]:
         """What python-on-whales runs for `client(plan).compose.<command>` (tests/runtime check they agree)."""
@@ -430,18 +447,14 @@ class DockerRuntime(Runtime):
 
     def _warm_then_wait(self, plan: StackPlan, services: list[ServicePlan], progress: Progress, watch: _Watch):
         warm_up(services, plan)
-        # Not a probe before compose is done: docker-proxy listens before the container's
-        # network is up, and a connection made then hangs for a SYN retransmit (~1 s).
-        watch.finished.wait()
-        if watch.cancelled:
-            return {}
         return self._wait_ready(plan, services, progress, watch)
 
     def _wait_ready(self, plan: StackPlan, services: list[ServicePlan], progress: Progress, watch: _Watch):
         from devstack.readiness import wait_all
 
         return wait_all(services, plan, progress, timeout=READY_TIMEOUT,
-                        alive_checks={s.name: watch.alive_check(s.name) for s in services})
+                        alive_checks={s.name: watch.alive_check(s.name) for s in services},
+                        gates={s.name: watch.gate(s.name) for s in services})
 
     def _with_logs(self, exc: ServiceFailed, plan: StackPlan, service: str | None, watch: _Watch) -> ServiceFailed:
         if not service:
@@ -474,17 +487,19 @@ class DockerRuntime(Runtime):
         render.write_compose(plan, bind=self.bind_address())
         client = self.client(plan)
         self._run("stop the stack", lambda: client.compose.down(volumes=volumes, remove_orphans=True, timeout=10, quiet=True), plan)
-        if volumes:
-            self._remove_leftovers(plan)
+        self._remove_leftovers(plan, volumes)
         self._save_state(plan, None)
 
-    def _remove_leftovers(self, plan: StackPlan) -> None:
-        """Volumes/networks of the project the current file no longer names (e.g. a removed service)."""
+    def _remove_leftovers(self, plan: StackPlan, volumes: bool) -> None:
+        """What of the project the current file no longer names: networks (e.g. the
+        per-project network of files rendered before services joined the default
+        bridge) always, volumes (e.g. of a removed service) with --volumes."""
         client = self.client()
         label = [("label", f"{PROJECT_LABEL}={plan.compose_project}")]
-        vols = self._run("list volumes", lambda: client.volume.list(filters=label), plan)
-        if vols:
-            self._run("remove volumes", lambda: client.volume.remove(vols), plan)
+        if volumes:
+            vols = self._run("list volumes", lambda: client.volume.list(filters=label), plan)
+            if vols:
+                self._run("remove volumes", lambda: client.volume.remove(vols), plan)
         nets = self._run("list networks", lambda: client.network.list(filters=label), plan)
         if nets:
             self._run("remove networks", lambda: client.network.remove(nets), plan)
@@ -583,6 +598,8 @@ class _Watch:
         self.fresh = False
         self.cancelled: str | None = None
         self.finished = threading.Event()
+        # Set when the service's container started in this run, else when compose is done.
+        self.started = {name: threading.Event() for name in plan.services}
         # Containers that existed before: their past restarts do not count. New ones start at 0.
         self.old_ids = {box.id for box in (previous or boxes or {}).values()}
         if boxes is not None:  # already up: these are current
@@ -592,10 +609,27 @@ class _Watch:
     def compose_finished(self) -> None:
         self.done_at = time.monotonic()
         self.finished.set()
+        for event in self.started.values():
+            event.set()
 
     def cancel(self, reason: str) -> None:
         self.cancelled = reason or "cancelled"
-        self.finished.set()
+        self.compose_finished()
+
+    def service_started(self, name: str) -> None:
+        if name in self.started:
+            self.started[name].set()
+
+    def gate(self, name: str) -> Callable[[], None]:
+        """Blocks until the service may be probed: not before its container runs, as
+        docker-proxy listens before the container's network is up and a connection
+        made then hangs for a SYN retransmit (~1 s)."""
+        def wait() -> None:
+            self.started[name].wait()
+            if self.cancelled:
+                raise ServiceFailed(f"{name} not started: {self.cancelled}")
+
+        return wait
 
     def update(self, boxes: dict[str, Box]) -> None:
         with self.lock:
@@ -685,30 +719,6 @@ def box_state(svc: ServicePlan, box: Box | None) -> tuple[str, str]:
         return "stopped", f"{box.image} (exited)"
     trouble = box_trouble(box) or box.status
     return "dead", f"{box.image} ({trouble})"
-
-
-class _Background:
-    """Run one function in a thread; result() returns its value or raises its exception."""
-
-    def __init__(self, fn: Callable[[], Any]):
-        self._value = self._error = None
-        self._thread = threading.Thread(target=self._main, args=(fn,), daemon=True)
-        self._thread.start()
-
-    def _main(self, fn):
-        try:
-            self._value = fn()
-        except BaseException as exc:  # noqa: BLE001 - handed to the caller
-            self._error = exc
-
-    def join(self):
-        self._thread.join()
-
-    def result(self):
-        self._thread.join()
-        if self._error is not None:
-            raise self._error
-        return self._value
 
 
 ERASE_LINE = "\x1b[2K"  # compose's log printer puts it before lines even when not on a terminal

@@ -166,6 +166,68 @@ def api_get(endpoint: Endpoint, path: str, timeout: float = 5.0):
     return json.loads(body)
 
 
+class StartEvents:
+    """The engine's `start` events of one compose project's containers, as they happen.
+
+    Subscribed (response headers read) before compose runs, so no start is
+    missed; each service name is handed to on_start from a daemon thread until
+    close(). Local sockets only: OSError otherwise, or when the engine refuses.
+    """
+
+    def __init__(self, endpoint: Endpoint, project: str, on_start, timeout: float = 1.0):
+        import threading
+        import time
+
+        if not endpoint.host.startswith("unix://"):
+            raise OSError(f"not a local socket: {endpoint.host}")
+        filters = json.dumps({"type": ["container"], "event": ["start"], "label": [f"com.docker.compose.project={project}"]})
+        path = f"/events?since={time.time():.6f}&filters={urllib.parse.quote(filters)}"
+        self._sock = socket.socket(socket.AF_UNIX)
+        try:
+            self._sock.settimeout(timeout)
+            self._sock.connect(endpoint.host[len("unix://"):])
+            self._sock.sendall(f"GET {path} HTTP/1.0\r\nHost: docker\r\n\r\n".encode())
+            buffer = b""
+            while b"\r\n\r\n" not in buffer:  # the engine sends its headers at once, events later
+                chunk = self._sock.recv(4096)
+                if not chunk:
+                    raise OSError("engine closed the events stream")
+                buffer += chunk
+            head, _, rest = buffer.partition(b"\r\n\r\n")
+            if head.split(b"\r\n", 1)[0].split()[1:2] != [b"200"]:
+                raise OSError(f"engine answered {head[:80]!r}")
+            self._sock.settimeout(None)
+        except (OSError, IndexError) as exc:
+            self._sock.close()
+            raise OSError(str(exc)) from None
+        self._thread = threading.Thread(target=self._read, args=(rest, on_start), daemon=True)
+        self._thread.start()
+
+    def _read(self, buffer: bytes, on_start) -> None:
+        try:
+            while True:
+                while b"\n" in buffer:
+                    line, buffer = buffer.split(b"\n", 1)
+                    try:
+                        attributes = json.loads(line)["Actor"]["Attributes"]
+                    except (ValueError, KeyError, TypeError):
+                        continue
+                    on_start(attributes.get("com.docker.compose.service", ""))
+                chunk = self._sock.recv(65536)
+                if not chunk:
+                    return
+                buffer += chunk
+        except OSError:
+            return  # closed
+
+    def close(self) -> None:
+        try:
+            self._sock.shutdown(socket.SHUT_RDWR)
+        except OSError:
+            pass
+        self._sock.close()
+
+
 def engine_answers(context: str | None = None, timeout: float = 3.0) -> bool:
     try:
         endpoint = resolve(context)

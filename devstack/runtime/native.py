@@ -16,7 +16,6 @@ import os
 import re
 import sys
 import time
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 from devstack.errors import ServiceFailed, UserError
@@ -190,6 +189,8 @@ class NativeRuntime(Runtime):
                         progress(f"  {svc.name}: could not save its data before stopping: {exc}")
 
             if hooks:
+                from concurrent.futures import ThreadPoolExecutor
+
                 with ThreadPoolExecutor(max_workers=len(hooks)) as pool:
                     list(pool.map(run, hooks))
         return self._stop_records([(svc.name, rec) for svc, rec in live], specs)
@@ -245,6 +246,8 @@ class NativeRuntime(Runtime):
                 return ServiceState(svc.name, svc.kind.name, svc.mode, "dead", rec.pid or None, f"{where} ({why})", ports)
             state = "ready" if _answers(svc, plan) else "running"
             return ServiceState(svc.name, svc.kind.name, svc.mode, state, rec.pid, f"{where} {rec.implementation}".strip(), ports)
+
+        from concurrent.futures import ThreadPoolExecutor
 
         with ThreadPoolExecutor(max_workers=max(1, len(shown))) as pool:
             return list(pool.map(one, shown))

@@ -478,3 +478,24 @@ def test_remote_engine_outputs_point_at_the_engine_host(docker_engine, tmp_path)
 
 if __name__ == "__main__":  # pragma: no cover
     sys.exit(pytest.main([__file__, "-v"]))
+
+
+def test_start_events_report_a_real_containers_start(docker_engine):
+    """What `up` gates each probe on: the engine's start event of the service's container."""
+    from devstack.runtime import engine
+
+    project = f"devstack-events-{os.getpid()}"
+    started = threading.Event()
+    names = []
+    box = docker("create", "--label", f"com.docker.compose.project={project}", "--label", "com.docker.compose.service=db",
+                 "--network", "none", IMAGES["redis"], "sleep", "30").strip()
+    try:
+        stream = engine.StartEvents(engine.resolve(), project, lambda name: (names.append(name), started.set()))
+        try:
+            docker("start", box)
+            assert started.wait(10), "no start event within 10 s"
+        finally:
+            stream.close()
+    finally:
+        docker("rm", "-f", box)
+    assert names == ["db"]

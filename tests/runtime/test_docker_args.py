@@ -284,11 +284,14 @@ def test_up_checks_ports_of_new_containers_on_a_local_engine(plan, monkeypatch):
 
 # -- down ----------------------------------------------------------------------------------------
 
-def test_down_keeps_volumes(plan):
+def test_down_keeps_volumes_and_removes_leftover_networks(plan):
     rt, rec = runtime()
+    rec.client.network.list.return_value = ["devstack-shop-app_default"]  # from a file rendered before `bridge`
     rt.down(plan, False, lambda m: None)
     rec.client.compose.down.assert_called_once_with(volumes=False, remove_orphans=True, timeout=10, quiet=True)
     rec.client.volume.list.assert_not_called()
+    rec.client.network.list.assert_called_once_with(filters=[("label", "com.docker.compose.project=devstack-shop-app")])
+    rec.client.network.remove.assert_called_once_with(["devstack-shop-app_default"])
     assert plan.compose_file.exists()  # down works even before any up rendered it
 
 

@@ -44,6 +44,7 @@ def test_compose_facts_the_images_need(golden_plan):
             assert port.startswith("127.0.0.1:"), port
         assert svc["image"].rsplit(":", 1)[1] not in ("", "latest")
         assert "healthcheck" in svc
+        assert svc["network_mode"] == "bridge"  # no per-project network to create, set up or leave behind
     assert services["db"]["volumes"] == ["db-data:/var/lib/postgresql"]  # 18+ layout
     assert services["s3"]["image"].startswith("quay.io/minio/minio:")
     assert services["mail"]["environment"]["MP_SMTP_AUTH_ACCEPT_ANY"] == "1"

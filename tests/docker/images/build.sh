@@ -4,7 +4,7 @@
 #
 #   devstack-test/postgres:15      Debian postgresql-15 + official-style entrypoint
 #   devstack-test/redis:7          Debian redis-server/redis-tools + official-style entrypoint
-#   devstack-test/mailpit:latest   python3 aiosmtpd stand-in (mailpit/standin.py)
+#   devstack-test/mailpit:latest   python3 standard-library stand-in (mailpit/standin.py)
 #
 # One debootstrap rootfs (minbase + every package the three images need) is cached
 # OUTSIDE the clone as ${DEVSTACK_CACHE:-/var/cache/devstack-ci}/rootfs-<sha256>.tar,

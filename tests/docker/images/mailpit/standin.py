@@ -268,19 +268,27 @@ def make_handler(store):
 
 
 def serve():
-    import http.server
     import socketserver
     import threading
 
     store = Store()
     socketserver.ThreadingTCPServer.allow_reuse_address = True
     smtp = socketserver.ThreadingTCPServer((SMTP_HOST, SMTP_PORT), make_smtp_handler(store))
-    smtp.daemon_threads = True
+    # Both ports listen at once; http.server (~50 ms to import) loads while SMTP
+    # already answers, and the first HTTP request waits for it if it must.
+    handler = []
+
+    def api_handler(*args):
+        if not handler:
+            handler.append(make_handler(store))
+        return handler[0](*args)
+
+    api = socketserver.ThreadingTCPServer((UI_HOST, UI_PORT), api_handler)
     # The servers' threads share the store; list operations on it are atomic enough here.
-    api = http.server.ThreadingHTTPServer((UI_HOST, UI_PORT), make_handler(store))
-    api.daemon_threads = True
     for server in (smtp, api):
+        server.daemon_threads = True
         threading.Thread(target=server.serve_forever, daemon=True).start()
+    import http.server  # noqa: F401 - loaded here, off the request path
     print(f"mailpit stand-in: SMTP on {SMTP_HOST}:{SMTP_PORT}, HTTP on {UI_HOST}:{UI_PORT}", flush=True)
 
     stop = threading.Event()
