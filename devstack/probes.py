@@ -77,6 +77,31 @@ def stun_binding(host: str, port: int) -> tuple[str, int]:
     return host, port
 
 
+PG_PROTOCOL_3 = 196608
+PG_STARTING_UP = b"C57P03\0"  # SQLSTATE cannot_connect_now, in an ErrorResponse
+
+
+def pg_accepting(host: str, port: int, user: str, database: str) -> None:
+    """pg_isready's question, without starting a process: does the server take
+    connections yet? A startup packet; 'R' (authentication request) is yes.
+
+    NotReady while nothing answers or the server says it is starting up; any
+    other refusal passes, so the real login that follows reports it.
+    """
+    params = b"".join(key + b"\0" + value.encode() + b"\0" for key, value in ((b"user", user), (b"database", database)))
+    packet = struct.pack("!ii", 8 + len(params) + 1, PG_PROTOCOL_3) + params + b"\0"
+    try:
+        with socket.create_connection((host, port), timeout=TIMEOUT) as sock:
+            sock.sendall(packet)
+            reply = sock.recv(1024)
+    except OSError as exc:
+        raise NotReady(f"PostgreSQL {host}:{port}: {exc}") from None
+    if not reply:
+        raise NotReady(f"PostgreSQL {host}:{port}: closed the connection (not listening yet)")
+    if reply[:1] == b"E" and PG_STARTING_UP in reply:
+        raise NotReady(f"PostgreSQL {host}:{port}: the database system is starting up")
+
+
 def redis_ping(host: str, port: int, password: str | None = None, db: int = 0) -> None:
     """AUTH + PING in RESP over a plain socket (no client library to import)."""
 

@@ -85,6 +85,25 @@ def main(argv=None) -> None:
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         sys.exit(130)
+    if argv is None:  # the console script, not a caller in this process
+        _exit_at_once()
+
+
+def _exit_at_once() -> None:
+    """Exit 0 without the interpreter's teardown: freeing every module at exit took
+    ~25 ms of CPU, a noticeable part of a warm `up`. Only when nothing else is
+    running in this process; output is flushed first."""
+    import os
+    import threading
+
+    if any(t.is_alive() and not t.daemon for t in threading.enumerate() if t is not threading.main_thread()):
+        return
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            stream.flush()
+        except (OSError, ValueError):
+            return  # let the normal exit report it
+    os._exit(0)
 
 
 if __name__ == "__main__":

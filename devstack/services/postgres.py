@@ -133,7 +133,11 @@ class Postgres(Kind):
         )
 
     def ready(self, svc, stack):
+        from devstack import probes
+
         o = svc.outputs
+        # Cheap while the server boots; the login and query below are the proof.
+        probes.pg_accepting(o["host"], o["port"], o["user"], o["database"])
         psql = host_psql(svc.options["bin_dir"], svc.options["version"])
         if psql is not None:
             psql_select_1(psql, o)

@@ -167,6 +167,49 @@ def test_postgres_readiness_proves_the_credentials_with_psql_or_psycopg(stack, t
         Postgres().ready(SimpleNamespace(outputs={**db, "password": "wrong"}, options=options), None)
 
 
+def test_postgres_accepting_asks_like_pg_isready(stack):
+    """The cheap first step of readiness: a startup packet, no process, no login."""
+    import socket
+    import struct
+    import threading
+
+    from devstack import probes
+    from devstack.services.base import NotReady
+
+    db = stack.out["db"]
+    probes.pg_accepting("127.0.0.1", db["port"], db["user"], db["database"])
+    probes.pg_accepting("127.0.0.1", db["port"], "no-such-role", "no-such-db")  # the login after it says why
+    with socket.socket() as free:
+        free.bind(("127.0.0.1", 0))
+        closed_port = free.getsockname()[1]
+    with pytest.raises(NotReady, match="refused"):
+        probes.pg_accepting("127.0.0.1", closed_port, db["user"], db["database"])
+
+    def error_response(sqlstate: bytes) -> bytes:
+        fields = b"SFATAL\0C" + sqlstate + b"\0Mno\0\0"
+        return b"E" + struct.pack("!i", 4 + len(fields)) + fields
+
+    for sqlstate, ready in ((b"57P03", False), (b"28000", True)):  # starting up; no pg_hba entry
+        with socket.socket() as server:
+            server.bind(("127.0.0.1", 0))
+            server.listen()
+
+            reply = error_response(sqlstate)
+
+            def answer(server=server, reply=reply):
+                conn, _ = server.accept()
+                with conn:
+                    conn.recv(1024)
+                    conn.sendall(reply)
+
+            threading.Thread(target=answer, daemon=True).start()
+            if ready:
+                probes.pg_accepting("127.0.0.1", server.getsockname()[1], "app", "app")
+            else:
+                with pytest.raises(NotReady, match="starting up"):
+                    probes.pg_accepting("127.0.0.1", server.getsockname()[1], "app", "app")
+
+
 def test_postgres_runs_unprivileged(stack):
     pid = stack.pids()["db"]
     uid = int(next(line for line in Path(f"/proc/{pid}/status").read_text().splitlines() if line.startswith("Uid:")).split()[1])
