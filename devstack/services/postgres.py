@@ -136,9 +136,9 @@ class Postgres(Kind):
         from devstack import probes
 
         o = svc.outputs
+        psql = host_psql(svc.options["bin_dir"], svc.options["version"])  # first: a warm-up run caches it
         # Cheap while the server boots; the login and query below are the proof.
         probes.pg_accepting(o["host"], o["port"], o["user"], o["database"])
-        psql = host_psql(svc.options["bin_dir"], svc.options["version"])
         if psql is not None:
             psql_select_1(psql, o)
             return
