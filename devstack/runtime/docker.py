@@ -597,7 +597,6 @@ class _Watch:
         self.done_at: float | None = None
         self.fresh = False
         self.cancelled: str | None = None
-        self.finished = threading.Event()
         # Set when the service's container started in this run, else when compose is done.
         self.started = {name: threading.Event() for name in plan.services}
         # Containers that existed before: their past restarts do not count. New ones start at 0.
@@ -608,7 +607,6 @@ class _Watch:
 
     def compose_finished(self) -> None:
         self.done_at = time.monotonic()
-        self.finished.set()
         for event in self.started.values():
             event.set()
 
