@@ -271,6 +271,11 @@ def serve():
     import socketserver
     import threading
 
+    # First: as PID 1 in its container, SIGTERM is ignored until a handler is set
+    # (`docker stop` would then wait its full timeout).
+    stop = threading.Event()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(sig, lambda *_: stop.set())
     store = Store()
     socketserver.ThreadingTCPServer.allow_reuse_address = True
     smtp = socketserver.ThreadingTCPServer((SMTP_HOST, SMTP_PORT), make_smtp_handler(store))
@@ -291,12 +296,7 @@ def serve():
     import http.server  # noqa: F401 - loaded here, off the request path
     print(f"mailpit stand-in: SMTP on {SMTP_HOST}:{SMTP_PORT}, HTTP on {UI_HOST}:{UI_PORT}", flush=True)
 
-    stop = threading.Event()
-    for sig in (signal.SIGTERM, signal.SIGINT):
-        signal.signal(sig, lambda *_: stop.set())
-    stop.wait()
-    for server in (smtp, api):
-        server.shutdown()
+    stop.wait()  # then exit: messages live in memory, and serve_forever's polls would cost up to 1 s
 
 
 def main(argv):
