@@ -497,5 +497,5 @@ def test_start_events_report_a_real_containers_start(docker_engine):
         finally:
             stream.close()
     finally:
-        docker("rm", "-f", box)
+        docker("rm", "-f", "--volumes", box)  # and the image's anonymous VOLUME
     assert names == ["db"]
