@@ -321,7 +321,7 @@ class DockerRuntime(Runtime):
             # service once its container has started: it is ready the moment it
             # answers, with no healthcheck interval to sit out.
             watch = _Watch(self, plan, previous=before)
-            events = self._start_events(plan, watch)
+            watch.events = self._start_events(plan, watch)  # closed when compose is done
             probes = Background(lambda watch=watch: self._warm_then_wait(plan, services, progress, watch))
             try:
                 self._run("start containers", self._start_compose_up(plan), plan)
@@ -329,8 +329,6 @@ class DockerRuntime(Runtime):
             except BaseException as exc:
                 watch.cancel(getattr(exc, "message", None) or str(exc))
                 probes.join()
-                if events is not None:
-                    events.close()
                 if isinstance(exc, ImageMissing) and not pulled:
                     self._pull(plan, exc.images, progress)  # then try once more
                     pulled = True
@@ -344,8 +342,6 @@ class DockerRuntime(Runtime):
                         or after.get(s.name) is None or after[s.name].id != before[s.name].id]
             watch.update(after)
         watch.compose_finished()
-        if events is not None:
-            events.close()
         try:
             probes.result()
         except ServiceFailed as exc:
@@ -599,6 +595,7 @@ class _Watch:
         self.cancelled: str | None = None
         # Set when the service's container started in this run, else when compose is done.
         self.started = {name: threading.Event() for name in plan.services}
+        self.events: engine_mod.StartEvents | None = None  # what sets them first, on a local engine
         # Containers that existed before: their past restarts do not count. New ones start at 0.
         self.old_ids = {box.id for box in (previous or boxes or {}).values()}
         if boxes is not None:  # already up: these are current
@@ -607,6 +604,8 @@ class _Watch:
 
     def compose_finished(self) -> None:
         self.done_at = time.monotonic()
+        if self.events is not None:
+            self.events.close()
         for event in self.started.values():
             event.set()
 

@@ -128,7 +128,7 @@ def is_root() -> bool:
     return hasattr(os, "geteuid") and os.geteuid() == 0
 
 
-def unprivileged_user(preferred: str = "postgres") -> str:
+def unprivileged_user(preferred: str) -> str:
     """A non-root account to run a server that refuses root: `preferred` if it
     exists, else nobody (uid 65534)."""
     for name in (preferred, "nobody"):
