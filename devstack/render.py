@@ -10,7 +10,17 @@ from pathlib import Path
 from devstack.fsutil import write_private
 from devstack.plan import StackPlan
 
-TEMPLATES = Path(__file__).resolve().parent.parent / "compose-templates"
+
+
+def _template_dir() -> Path:
+    """compose-templates/ beside the package in a source tree (editable install),
+    devstack/compose_templates/ inside a wheel."""
+    here = Path(__file__).resolve().parent
+    source = here.parent / "compose-templates"
+    return source if source.is_dir() else here / "compose_templates"
+
+
+TEMPLATES = _template_dir()
 
 
 @cache
