@@ -66,6 +66,19 @@ class StackPlan:
     secrets: dict[str, Any]
     tools: dict[str, str]
     port_moves: list = field(default_factory=list)  # ports.PortMove: kept ports taken meanwhile, moved
+    manifest: Manifest | None = field(default=None, repr=False)
+
+    def env_with(self, service: str, **options) -> dict[str, str]:
+        """The app's env as it would be with some options of one service changed
+        (e.g. a seed migrating a database built beside the app's one)."""
+        import dataclasses
+
+        svc = self.services[service]
+        variant = dataclasses.replace(self, services=dict(self.services))
+        changed = dataclasses.replace(svc, options={**svc.options, **options})
+        changed.outputs = service_outputs(changed, variant)
+        variant.services[service] = changed
+        return build_env(self.manifest, variant) if self.manifest else dict(self.env)
 
     @property
     def compose_project(self) -> str:
@@ -133,6 +146,7 @@ def _build(manifest: Manifest, host: str, recheck_ports: set[str] | None, persis
         secrets=secrets,
         tools=manifest.tools,
         port_moves=book.moved,
+        manifest=manifest,
     )
     for svc in services.values():
         svc.outputs = service_outputs(svc, plan)
