@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shutil
 import time
 from dataclasses import dataclass
 
@@ -83,6 +84,8 @@ def down(app: Project, progress, volumes: bool = False) -> None:
         rt.down(plan, volumes, progress)
         if volumes:
             PortBook(plan.state_dir, plan.root).release()
+            # The seed records describe data that is gone now: the next `up` seeds afresh.
+            shutil.rmtree(plan.state_dir / "seed", ignore_errors=True)
 
 
 def port_move_line(move, plan) -> str:

@@ -126,3 +126,14 @@ def test_a_database_blocked_by_an_older_devstack_opens_again_on_up(native_stack)
     stack.cli("up")  # opens it again (bootstrap), then the seed's repair rolls back to the older database
     assert rows(stack) == 10
     assert leftovers(stack) == []
+
+
+def test_down_volumes_forgets_the_seed_state_and_up_seeds_afresh(native_stack):
+    stack = native_stack(MANIFEST)
+    write_items(stack, 10)
+    stack.cli("up")
+    assert (stack.state / "seed").exists()
+    stack.cli("down", "--volumes")
+    assert not (stack.state / "seed").exists()
+    result = stack.cli("up")
+    assert "items 10 rows" in result.stderr and rows(stack) == 10
