@@ -18,13 +18,12 @@ import sys
 import time
 from pathlib import Path
 
-from devstack.errors import ServiceFailed, UserError
+from devstack.errors import NotReady, ServiceFailed, UserError
 from devstack.plan import ServicePlan, StackPlan
 from devstack.readiness import wait_all
 from devstack.runtime import process
 from devstack.runtime.base import Progress, Runtime, ServiceState
 from devstack.runtime.process import NativeSpec, PidFile
-from devstack.services.base import NotReady
 
 LOG_LINES_ON_FAILURE = 15
 STOP_TIMEOUT = 10.0

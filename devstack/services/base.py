@@ -11,6 +11,8 @@ import urllib.parse
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from devstack.errors import NotReady  # noqa: F401  (re-exported: kinds raise it)
+
 if TYPE_CHECKING:  # pragma: no cover
     from devstack.plan import ServicePlan, StackPlan
 
@@ -94,10 +96,6 @@ class Kind:
     def ready(self, svc: "ServicePlan", stack: "StackPlan") -> None:
         """Raise NotReady unless the service answers its real protocol."""
         raise NotImplementedError(f"{self.name} has no readiness check yet")
-
-
-class NotReady(Exception):
-    """Readiness probe failed this time; the message says what was seen."""
 
 
 def url_quote(value: Any) -> str:
