@@ -15,6 +15,7 @@ from devstack.errors import NotReady  # noqa: F401  (re-exported: kinds raise it
 
 if TYPE_CHECKING:  # pragma: no cover
     from devstack.plan import ServicePlan, StackPlan
+    from devstack.services.spec import Host, NativeSpec
 
 MODES = ("run", "stub", "off", "external")
 
@@ -89,8 +90,11 @@ class Kind:
         """Extra values for compose-templates/<kind>.yaml.j2 (svc and stack are always there)."""
         return {}
 
-    def native(self, svc: "ServicePlan", stack: "StackPlan"):
-        """How to run this service as a local process (a runtime.native.Process)."""
+    def native(self, svc: "ServicePlan", stack: "StackPlan", host: "Host") -> "NativeSpec":
+        """How to run this service as a local process: a services.spec.NativeSpec.
+
+        Writes nothing (`status`, `doctor` and `down` build it too); asks `host`
+        where programs are and where data goes; the runtime does the rest."""
         raise NotImplementedError(f"{self.name} has no native runner yet")
 
     def ready(self, svc: "ServicePlan", stack: "StackPlan") -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from devstack.services.base import Kind, Option, Port
+from devstack.services.spec import FileSpec, NativeSpec, Wanted
 
 # coturn's entrypoint `eval`s its arguments: these would break or inject.
 EVAL_UNSAFE = "$`\"'\\ "
@@ -41,13 +42,12 @@ class Coturn(Kind):
             "relay_max": relay + self.ports["relay_ports"].count - 1,
         }
 
-    def native(self, svc, stack):
-        from devstack.runtime import binaries, process
+    def native(self, svc, stack, host):
 
-        wanted = binaries.Wanted(
+        wanted = Wanted(
             names=("turnserver",), what="TURN server (turnserver, from coturn)", apt="coturn", brew="coturn",
             dirs=("/usr/bin", "/usr/local/bin", "/opt/homebrew/bin"))
-        binary = binaries.find(wanted, svc.options["bin"])
+        binary = host.find(wanted, svc.options["bin"])
         o = svc.outputs
         state = svc.state_dir
         # Our own config file, so /etc/turnserver.conf is never read; it holds only
@@ -68,11 +68,11 @@ class Coturn(Kind):
             "--userdb", str(state / "turndb"),
             "--log-file", "stdout", "--simple-log",
         ]
-        return process.NativeSpec(
+        return NativeSpec(
             argv=argv,
             implementation=f"turnserver ({binary})",
             cwd=state,
-            files=[process.FileSpec(conf, f"static-auth-secret={o['secret']}\n", 0o600)],
+            files=[FileSpec(conf, f"static-auth-secret={o['secret']}\n", 0o600)],
             stale_pidfiles=[state / "turnserver.pid"],
         )
 

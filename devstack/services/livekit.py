@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from devstack.services.base import Kind, Option, Port
+from devstack.services.spec import FileSpec, NativeSpec, Wanted, python_env, python_module
 
 
 class Livekit(Kind):
@@ -43,15 +44,14 @@ class Livekit(Kind):
             return [("api_key", "must not contain `:` (LIVEKIT_KEYS is `key: secret`)")]
         return []
 
-    def native(self, svc, stack):
-        from devstack.runtime import binaries, process
+    def native(self, svc, stack, host):
 
         o = svc.outputs
         state = svc.state_dir
         keys = {"LIVEKIT_KEYS": f"{o['api_key']}: {o['api_secret']}"}  # env, not argv
-        wanted = binaries.Wanted(names=("livekit-server",), what="livekit-server", brew="livekit",
+        wanted = Wanted(names=("livekit-server",), what="livekit-server", brew="livekit",
                                  dirs=("/usr/local/bin", "/opt/homebrew/bin"))
-        binary = binaries.optional_for(svc, wanted)
+        binary = host.optional_for(svc, wanted)
         if binary:
             conf = state / "livekit.yaml"
             text = "\n".join([
@@ -64,17 +64,17 @@ class Livekit(Kind):
                 f"  node_ip: {svc.host}",
                 "",
             ])
-            return process.NativeSpec(
+            return NativeSpec(
                 argv=[binary, "--dev", "--config", str(conf)],
                 implementation=f"livekit-server --dev ({binary})",
                 env=keys, cwd=state,
-                files=[process.FileSpec(conf, text, 0o600)],
+                files=[FileSpec(conf, text, 0o600)],
             )
         # devstack's stand-in for LiveKit's server API (Twirp RoomService; no media).
-        return process.NativeSpec(
-            argv=process.python_module("devstack.stubs.livekit", "--host", svc.host, "--port", o["port"], "--state-dir", state / "data"),
+        return NativeSpec(
+            argv=python_module("devstack.stubs.livekit", "--host", svc.host, "--port", o["port"], "--state-dir", state / "data"),
             implementation="devstack LiveKit API stand-in (rooms API, no media)",
-            env={**process.python_env(), **keys},
+            env={**python_env(), **keys},
             cwd=state,
         )
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from devstack.services.base import Kind, Option, Port
+from devstack.services.spec import NativeSpec, Wanted, python_env, python_module
 
 
 class Mailpit(Kind):
@@ -41,26 +42,25 @@ class Mailpit(Kind):
             "from": o["from_address"] or f"noreply@{stack.project.lower()}.test",
         }
 
-    def native(self, svc, stack):
-        from devstack.runtime import binaries, process
+    def native(self, svc, stack, host):
 
         o = svc.outputs
         state = svc.state_dir
-        wanted = binaries.Wanted(names=("mailpit",), what="mailpit", brew="mailpit", dirs=("/usr/local/bin", "/opt/homebrew/bin"))
-        binary = binaries.optional_for(svc, wanted)
+        wanted = Wanted(names=("mailpit",), what="mailpit", brew="mailpit", dirs=("/usr/local/bin", "/opt/homebrew/bin"))
+        binary = host.optional_for(svc, wanted)
         if binary:
-            return process.NativeSpec(
+            return NativeSpec(
                 argv=[binary, "--smtp", f"{svc.host}:{o['smtp_port']}", "--listen", f"{svc.host}:{o['http_port']}",
                       "--database", str(state / "mailpit.db"), "--smtp-auth-accept-any", "--smtp-auth-allow-insecure"],
                 implementation=f"mailpit ({binary})",
                 cwd=state,
             )
         # devstack's catcher: SMTP (aiosmtpd) + the mailpit API subset, messages on disk.
-        return process.NativeSpec(
-            argv=process.python_module("devstack.stubs.mailcatcher", "--host", svc.host, "--smtp-port", o["smtp_port"],
+        return NativeSpec(
+            argv=python_module("devstack.stubs.mailcatcher", "--host", svc.host, "--smtp-port", o["smtp_port"],
                                        "--http-port", o["http_port"], "--state-dir", state / "data"),
             implementation="devstack mail catcher (SMTP + mailpit API)",
-            env=process.python_env(),
+            env=python_env(),
             cwd=state,
         )
 

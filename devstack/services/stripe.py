@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from devstack.services.base import Kind, Option, Port
+from devstack.services.spec import NativeSpec, Wanted, python_env, python_module
 
 
 class Stripe(Kind):
@@ -56,26 +57,25 @@ class Stripe(Kind):
                 problems.append((key, "must have exactly three `_`-separated parts (stripe-mock rejects others)"))
         return problems
 
-    def native(self, svc, stack):
-        from devstack.runtime import binaries, process
+    def native(self, svc, stack, host):
 
         o = svc.outputs
         state = svc.state_dir
-        wanted = binaries.Wanted(names=("stripe-mock",), what="stripe-mock", brew="stripe/stripe-mock/stripe-mock",
+        wanted = Wanted(names=("stripe-mock",), what="stripe-mock", brew="stripe/stripe-mock/stripe-mock",
                                  dirs=("/usr/local/bin", "/opt/homebrew/bin"))
-        binary = binaries.optional_for(svc, wanted)
+        binary = host.optional_for(svc, wanted)
         if binary:
-            return process.NativeSpec(
+            return NativeSpec(
                 argv=[binary, "-http-addr", f"{svc.host}:{o['port']}", "-https-addr", f"{svc.host}:{svc.ports['https_port']}"],
                 implementation=f"stripe-mock ({binary})",
                 cwd=state,
             )
         # localstripe on 127.0.0.1 with its store under the state dir (its stock
         # command binds `::` and pickles to a machine-wide /tmp file).
-        return process.NativeSpec(
-            argv=process.python_module("devstack.stubs.stripe", "--host", svc.host, "--port", o["port"], "--state-dir", state / "data"),
+        return NativeSpec(
+            argv=python_module("devstack.stubs.stripe", "--host", svc.host, "--port", o["port"], "--state-dir", state / "data"),
             implementation="localstripe (no stripe-mock binary found)",
-            env=process.python_env(),
+            env=python_env(),
             cwd=state,
         )
 

@@ -7,6 +7,7 @@ the variables the app's SDK reads.
 from __future__ import annotations
 
 from devstack.services.base import Kind, Option, Port
+from devstack.services.spec import FileSpec, NativeSpec, python_env, python_module
 
 
 class HttpStub(Kind):
@@ -32,35 +33,33 @@ class Flags(HttpStub):
     def outputs(self, svc, stack):
         return {"url": f"http://{svc.host}:{svc.ports['port']}", "host": svc.host, "port": svc.ports["port"]}
 
-    def native(self, svc, stack):
+    def native(self, svc, stack, host):
         import json
 
-        from devstack.runtime import process
 
         files = []
         if svc.options["config"]:
             config = (stack.root / svc.options["config"]).resolve()
         else:  # inline `flags:` from the manifest
             config = svc.state_dir / "flags.json"
-            files.append(process.FileSpec(config, json.dumps(svc.options["flags"], indent=2) + "\n", 0o644))
-        return process.NativeSpec(
-            argv=process.python_module("devstack.stubs.flags", "--host", svc.host, "--port", svc.ports["port"], "--config", config),
+            files.append(FileSpec(config, json.dumps(svc.options["flags"], indent=2) + "\n", 0o644))
+        return NativeSpec(
+            argv=python_module("devstack.stubs.flags", "--host", svc.host, "--port", svc.ports["port"], "--config", config),
             implementation=f"devstack flags server ({config.name})",
-            env=process.python_env(), cwd=svc.state_dir, files=files,
+            env=python_env(), cwd=svc.state_dir, files=files,
         )
 
 
 class SinkStub(HttpStub):
     """PostHog / Sentry: devstack's event sink records what the SDK sends."""
 
-    def native(self, svc, stack):
-        from devstack.runtime import process
+    def native(self, svc, stack, host):
 
-        return process.NativeSpec(
-            argv=process.python_module("devstack.stubs.sink", "--host", svc.host, "--port", svc.ports["port"],
+        return NativeSpec(
+            argv=python_module("devstack.stubs.sink", "--host", svc.host, "--port", svc.ports["port"],
                                        "--state-dir", svc.state_dir / "data"),
             implementation="devstack event sink",
-            env=process.python_env(), cwd=svc.state_dir,
+            env=python_env(), cwd=svc.state_dir,
         )
 
 
@@ -113,19 +112,18 @@ class EmailApi(HttpStub):
                 "provider": svc.options["provider"], "api_key": svc.options["api_key"],
                 "from": svc.options["from_address"] or f"noreply@{stack.project.lower()}.test"}
 
-    def native(self, svc, stack):
+    def native(self, svc, stack, host):
         from devstack.errors import UserError
-        from devstack.runtime import process
 
         inbox = self.inbox(svc, stack)
         if inbox is None or inbox.mode == "off" or "smtp_port" not in inbox.outputs:
             raise UserError(f"{svc.name}: its inbox `{svc.options['inbox']}` is not a running mailpit service of this stack",
                             "set `inbox:` to the name of a mailpit service")
-        return process.NativeSpec(
-            argv=process.python_module("devstack.stubs.email_api", "--host", svc.host, "--port", svc.ports["port"],
+        return NativeSpec(
+            argv=python_module("devstack.stubs.email_api", "--host", svc.host, "--port", svc.ports["port"],
                                        "--smtp-host", inbox.outputs["smtp_host"], "--smtp-port", inbox.outputs["smtp_port"]),
             implementation=f"devstack {svc.options['provider']}-shaped email API -> {inbox.name}",
-            env={**process.python_env(), "EMAIL_API_KEY": svc.options["api_key"]},  # env, not argv
+            env={**python_env(), "EMAIL_API_KEY": svc.options["api_key"]},  # env, not argv
             cwd=svc.state_dir,
         )
 
