@@ -18,6 +18,11 @@ if TYPE_CHECKING:  # pragma: no cover
     from devstack.services.spec import Host, NativeSpec
 
 MODES = ("run", "stub", "off", "external")
+# Outputs the plan gives every service besides its kind's own.
+COMMON_OUTPUTS = {
+    "enabled": "\"true\", or \"false\" with `mode: off` (then no other output is set)",
+    "mode": "the service's mode: run, stub or external",
+}
 
 
 @dataclass(frozen=True)

@@ -27,6 +27,18 @@ class Coturn(Kind):
         "TURN_SECRET": "{{ secret }}",
         "TURN_REALM": "{{ realm }}",
     }
+    output_help = {
+        "host": "address the server listens on",
+        "port": "STUN/TURN port (UDP and TCP)",
+        "url": "turn:host:port",
+        "stun_url": "stun:host:port",
+        "secret": "static-auth-secret that signs REST-API (time-limited) credentials",
+        "realm": "TURN realm",
+        "relay_min": "first port of the relay range",
+        "relay_max": "last port of the relay range",
+    }
+    docker = "coturn/coturn, pinned release"
+    native_binary = "the host's turnserver (Debian: apt-get install coturn) with devstack's own config file"
 
     def outputs(self, svc, stack):
         port = svc.ports["port"]

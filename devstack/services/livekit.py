@@ -24,6 +24,18 @@ class Livekit(Kind):
         "LIVEKIT_API_KEY": "{{ api_key }}",
         "LIVEKIT_API_SECRET": "{{ api_secret }}",
     }
+    output_help = {
+        "url": "ws://host:port, what LIVEKIT_URL carries",
+        "http_url": "http://host:port, for the server API (Twirp)",
+        "host": "address the server listens on",
+        "port": "signalling / API port",
+        "api_key": "API key",
+        "api_secret": "API secret that signs access tokens",
+    }
+    docker = "livekit/livekit-server --dev, pinned release"
+    native_binary = "a livekit-server binary when one is installed (`bin:`, PATH), --dev"
+    standin = "devstack's LiveKit API stand-in (python -m devstack.stubs.livekit): the Twirp RoomService with LiveKit's token checks"
+    standin_lacks = "media (no WebRTC, no participants join); rooms never expire"
 
     def outputs(self, svc, stack):
         port = svc.ports["port"]

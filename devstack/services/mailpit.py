@@ -26,6 +26,22 @@ class Mailpit(Kind):
         "SMTP_PASSWORD": "{{ smtp_password }}",
         "MAILPIT_URL": "{{ url }}",
     }
+    output_help = {
+        "host": "address the servers listen on",
+        "smtp_host": "same as host",
+        "smtp_port": "SMTP port (no TLS)",
+        "smtp_user": "SMTP login",
+        "smtp_password": "SMTP password",
+        "password": "same as smtp_password",
+        "smtp_url": "smtp://host:smtp_port",
+        "url": "http://host:http_port, the inbox's HTTP API (mailpit's /api/v1)",
+        "http_port": "port of the inbox's HTTP API",
+        "from": "sender address the app should use",
+    }
+    docker = "axllent/mailpit, pinned release"
+    native_binary = "a mailpit binary when one is installed (`bin:`, PATH)"
+    standin = "devstack's mail catcher (python -m devstack.stubs.mailcatcher): SMTP that keeps every message on disk, and mailpit's HTTP API"
+    standin_lacks = "STARTTLS and the web UI; of mailpit's API (/api/v1) only listing, reading (parsed and raw) and deleting messages"
 
     def outputs(self, svc, stack):
         o = svc.options

@@ -39,6 +39,23 @@ class Minio(Kind):
         # Not read by SDKs by itself: apps pass it as forcePathStyle / addressing_style.
         "S3_FORCE_PATH_STYLE": "true",
     }
+    output_help = {
+        "endpoint": "http://host:port, the S3 endpoint URL",
+        "url": "same as endpoint",
+        "host": "address the server listens on",
+        "port": "TCP port of the S3 API",
+        "access_key": "access key id",
+        "secret_key": "secret access key",
+        "region": "region the SDKs are told",
+        "bucket": "the first of `buckets` (empty when none)",
+        "buckets": "every bucket created at startup",
+        "console_url": "MinIO's web console (Docker, or a minio binary)",
+        "path_style": "\"true\": address buckets by path, not by host name",
+    }
+    docker = "quay.io/minio/minio (the Docker Hub image is gone), pinned release"
+    native_binary = "a minio binary when one is installed (`bin:`, PATH)"
+    standin = "devstack's S3 stand-in (python -m devstack.stubs.s3): every object on disk before its PUT is answered, real SigV4/SigV2 signature checks; `fallback: moto` runs moto's in-memory server instead"
+    standin_lacks = "versioning, object lock, bucket policies, lifecycle rules and UploadPartCopy (answered 501); no web console"
 
     def outputs(self, svc, stack):
         o = svc.options

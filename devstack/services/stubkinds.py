@@ -29,6 +29,9 @@ class Flags(HttpStub):
     }
     ports = {"port": Port(0)}
     default_env = {"FEATURE_FLAGS_URL": "{{ url }}"}
+    output_help = {"url": "http://host:port, serving the flags as JSON", "host": "address it listens on", "port": "its HTTP port"}
+    standin = "devstack's flags server (python -m devstack.stubs.flags): one JSON file (`config:`) or inline `flags:`, re-read when it changes"
+    standin_lacks = "targeting, rollouts and any vendor's SDK protocol: it serves one JSON document"
 
     def outputs(self, svc, stack):
         return {"url": f"http://{svc.host}:{svc.ports['port']}", "host": svc.host, "port": svc.ports["port"]}
@@ -70,6 +73,10 @@ class Posthog(SinkStub):
     options = {"api_key": Option(str, None, "project API key; generated when unset", generate="stripe:phc_local")}
     ports = {"port": Port(0)}
     default_env = {"POSTHOG_HOST": "{{ url }}", "POSTHOG_API_KEY": "{{ api_key }}"}
+    output_help = {"url": "http://host:port, the PostHog host the SDK is given", "host": "address it listens on", "port": "its HTTP port",
+                   "api_key": "project API key the SDK sends", "events_url": "where tests read the recorded events (JSON)"}
+    standin = "devstack's event sink (python -m devstack.stubs.sink): records what the SDK sends"
+    standin_lacks = "feature flags, analytics queries and a UI: events are only recorded"
 
     def outputs(self, svc, stack):
         url = f"http://{svc.host}:{svc.ports['port']}"
@@ -83,6 +90,10 @@ class Sentry(SinkStub):
     options = {"key": Option(str, None, "DSN public key; generated when unset", generate="hex:16")}
     ports = {"port": Port(0)}
     default_env = {"SENTRY_DSN": "{{ dsn }}"}
+    output_help = {"dsn": "http://key@host:port/1, what SENTRY_DSN carries", "url": "http://host:port", "host": "address it listens on",
+                   "port": "its HTTP port", "events_url": "where tests read the recorded envelopes (JSON)"}
+    standin = "devstack's event sink (python -m devstack.stubs.sink): records the envelopes the SDK sends"
+    standin_lacks = "grouping, alerts and a UI: envelopes are only recorded"
 
     def outputs(self, svc, stack):
         url = f"http://{svc.host}:{svc.ports['port']}"
@@ -105,6 +116,10 @@ class EmailApi(HttpStub):
     }
     ports = {"port": Port(0)}
     default_env = {"EMAIL_PROVIDER": "{{ provider }}", "EMAIL_API_KEY": "{{ api_key }}", "EMAIL_API_BASE": "{{ url }}"}
+    output_help = {"url": "http://host:port, the API base URL the SDK is pointed at", "host": "address it listens on", "port": "its HTTP port",
+                   "provider": "sendgrid, resend or postmark", "api_key": "API key the app sends", "from": "sender address the app should use"}
+    standin = "devstack's email API (python -m devstack.stubs.email_api): the provider's send endpoint, delivering over SMTP into the `inbox:` mailpit service"
+    standin_lacks = "templates, batch sends, webhooks and every endpoint but sending"
     secret_outputs = ("api_key",)
 
     def outputs(self, svc, stack):

@@ -9,7 +9,7 @@ import pytest
 
 from devstack.errors import UserError
 from devstack.services import catalog
-from devstack.services.base import Kind, Option, Port
+from devstack.services.base import COMMON_OUTPUTS, Kind, Option, Port
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -54,3 +54,35 @@ def test_a_broken_plugin_entry_is_one_clear_error():
     wrong = catalog.Entry("redis2", "devstack.services.redis:Redis", "devstack-x")
     with pytest.raises(UserError, match="is kind `redis`, registered as `redis2`"):
         catalog._load(wrong)
+
+
+def every_kind_manifest(tmp_path: Path) -> Path:
+    """One service of every kind, in the mode that runs the most of it."""
+    lines = ["project: every", "services:"]
+    for name, kind in catalog.kinds().items():
+        mode = "run" if "run" in kind.modes else "stub"
+        extra = ", inbox: mailpit" if name == "email_api" else ""
+        lines.append(f"  {name}: {{kind: {name}, mode: {mode}{extra}}}")
+    (tmp_path / "devstack.yaml").write_text("\n".join(lines) + "\n")
+    return tmp_path / "devstack.yaml"
+
+
+def test_each_kind_declares_exactly_the_outputs_it_returns(tmp_path):
+    from devstack import manifest, plan
+
+    stack = plan.build(manifest.load(every_kind_manifest(tmp_path)))
+    for svc in stack.services.values():
+        declared = svc.kind.output_help
+        assert set(svc.kind.outputs(svc, stack)) == set(declared), f"{svc.kind.name}: outputs() and output_help differ"
+        assert set(svc.outputs) == set(declared) | set(COMMON_OUTPUTS)  # what `{{ }}` can use
+        assert all(isinstance(text, str) and text and "\n" not in text for text in declared.values()), svc.kind.name
+
+
+def test_each_kind_documents_its_options_and_what_runs():
+    for name, kind in catalog.kinds().items():
+        assert all(option.help for option in kind.all_options().values()), name
+        if "run" in kind.modes:
+            assert kind.docker and (kind.native_binary or kind.standin), name
+        else:
+            assert kind.standin and kind.standin_lacks, name
+        assert bool(kind.standin) == bool(kind.standin_lacks), name
