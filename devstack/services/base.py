@@ -91,9 +91,7 @@ class Kind:
         clash = sorted(set(cls.options) & set(cls.ports))
         if clash:
             raise TypeError(f"kind {cls.name or cls.__name__}: {', '.join(clash)} is both an option and a port")
-        cls._all_options = {**cls.options, **{
-            name: Option(int, None, f"host port for container port {p.container}; allocated (stable per project) when unset")
-            for name, p in cls.ports.items()}}
+        cls._all_options = {**cls.options, **{name: Option(int, None, _port_help(p)) for name, p in cls.ports.items()}}
         if "template" not in cls.__dict__ and cls.name:
             cls.template = default_template(cls) if "run" in cls.modes else None
 
@@ -144,6 +142,17 @@ class Kind:
 
 def url_quote(value: Any) -> str:
     return urllib.parse.quote(str(value), safe="")
+
+
+def _port_help(port: Port) -> str:
+    what = {"udp": " (udp)", "both": " (tcp and udp)"}.get(port.protocol, "")
+    if port.count > 1:
+        text = f"first of {port.count} host ports{what}, the same range inside the container"
+    elif port.container:
+        text = f"host port for container port {port.container}{what}"
+    else:
+        text = f"host port{what}"
+    return text + "; allocated (stable per project) when unset"
 
 
 def default_template(cls: type) -> tuple[str, str]:
