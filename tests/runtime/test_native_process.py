@@ -242,3 +242,39 @@ def test_forkserver_starts_a_detached_stand_in(tmp_path):
         assert Path(f"/proc/{rec.pid}/comm").read_text().strip() == "ds-flags"
     finally:
         assert process.stop_groups([(rec, 15)], timeout=5) == []
+
+
+# -- building specs looks, never writes ---------------------------------------------------
+
+
+def test_building_every_native_spec_writes_nothing(tmp_path, monkeypatch):
+    """status, doctor and down build each kind's NativeSpec: that must leave the
+    project dir, the data root and devstack's home exactly as they were."""
+    import shutil as sh
+
+    from devstack import manifest, plan
+    from devstack.runtime.host import native_spec
+
+    golden = Path(__file__).resolve().parents[1] / "golden" / "all-kinds.yaml"
+    project = tmp_path / "project"
+    project.mkdir()
+    sh.copy(golden, project / "devstack.yaml")
+    monkeypatch.setenv(process.DATA_ROOT_ENV, str(tmp_path / "root"))
+    monkeypatch.setenv("DEVSTACK_HOME", str(tmp_path / "home"))
+    stack = plan.build(manifest.load(project / "devstack.yaml"))
+
+    def snapshot():
+        return sorted(str(p.relative_to(tmp_path)) for p in tmp_path.rglob("*"))
+
+    before = snapshot()
+    built = {}
+    for svc in stack.services.values():
+        if svc.runs:
+            try:
+                built[svc.name] = native_spec(svc, stack)
+            except UserError:  # a program this machine lacks (and no stand-in)
+                continue
+    assert snapshot() == before
+    assert "db" in built or not list(Path("/usr/lib/postgresql").glob("*/bin/initdb"))
+    if "db" in built and os.geteuid() == 0:  # as root the data goes under the data root: described, not made
+        assert built["db"].data.path.is_relative_to(tmp_path / "root") and built["db"].user
