@@ -12,8 +12,8 @@ metadata, which would cost each `devstack env` tens of milliseconds.
 from __future__ import annotations
 
 import importlib
-from dataclasses import dataclass
 from functools import cache
+from typing import NamedTuple
 
 from devstack.errors import UserError
 from devstack.services.base import Kind
@@ -35,8 +35,7 @@ BUILTIN = {
 }
 
 
-@dataclass(frozen=True)
-class Entry:
+class Entry(NamedTuple):  # NamedTuple, not a dataclass: ~1 ms less in every command's start-up
     """One kind as registered: where its class is and which distribution gave it."""
 
     name: str
@@ -45,8 +44,7 @@ class Entry:
     version: str = ""
 
 
-@dataclass(frozen=True)
-class Ignored:
+class Ignored(NamedTuple):
     """An entry point that lost to another of the same name."""
 
     entry: Entry

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from devstack.services.base import Kind, Option, Port
-from devstack.services.spec import FileSpec, NativeSpec, Wanted
 
 # coturn's entrypoint `eval`s its arguments: these would break or inject.
 EVAL_UNSAFE = "$`\"'\\ "
@@ -55,6 +54,7 @@ class Coturn(Kind):
         }
 
     def native(self, svc, stack, host):
+        from devstack.services.spec import FileSpec, NativeSpec, Wanted
 
         wanted = Wanted(
             names=("turnserver",), what="TURN server (turnserver, from coturn)", apt="coturn", brew="coturn",

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from devstack.services.base import Kind, Option, Port
-from devstack.services.spec import FileSpec, NativeSpec, Wanted, python_env, python_module
 
 
 class Livekit(Kind):
@@ -57,6 +56,7 @@ class Livekit(Kind):
         return []
 
     def native(self, svc, stack, host):
+        from devstack.services.spec import FileSpec, NativeSpec, Wanted, python_env, python_module
 
         o = svc.outputs
         state = svc.state_dir

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from devstack.services.base import Kind, Option, Port
-from devstack.services.spec import NativeSpec, Wanted, python_env, python_module
 
 
 class Mailpit(Kind):
@@ -59,6 +58,7 @@ class Mailpit(Kind):
         }
 
     def native(self, svc, stack, host):
+        from devstack.services.spec import NativeSpec, Wanted, python_env, python_module
 
         o = svc.outputs
         state = svc.state_dir

@@ -7,7 +7,6 @@ import os
 import re
 
 from devstack.services.base import Kind, NotReady, Option, Port
-from devstack.services.spec import NativeSpec, Wanted, python_env, python_module
 
 # Docker Hub's minio/minio is gone (Sept 2026); this is the last community release.
 MINIO_IMAGE = "quay.io/minio/minio:RELEASE.2025-09-07T16-13-09Z"
@@ -82,6 +81,7 @@ class Minio(Kind):
         return [("buckets", f"invalid bucket name {b!r} (3-63 lower-case letters, digits, `.` or `-`)") for b in bad]
 
     def native(self, svc, stack, host):
+        from devstack.services.spec import NativeSpec, Wanted, python_env, python_module
 
         o = svc.outputs
         state = svc.state_dir

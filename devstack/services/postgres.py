@@ -10,7 +10,6 @@ from pathlib import Path
 
 from devstack.errors import UserError
 from devstack.services.base import Kind, NotReady, Option, Port, url_quote
-from devstack.services.spec import InitStep, NativeSpec, Wanted, short_dir
 
 
 def db_name(project: str) -> str:
@@ -94,6 +93,7 @@ class Postgres(Kind):
     def native(self, svc, stack, host):
         import signal
 
+        from devstack.services.spec import InitStep, NativeSpec, Wanted, short_dir
 
         wanted = Wanted(
             names=("initdb", "postgres"), what="PostgreSQL server (initdb, postgres)",

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from devstack.services.base import Kind, Option, Port, url_quote
-from devstack.services.spec import FileSpec, NativeSpec, Wanted
 
 
 class Redis(Kind):
@@ -47,6 +46,7 @@ class Redis(Kind):
         return values
 
     def native(self, svc, stack, host):
+        from devstack.services.spec import FileSpec, NativeSpec, Wanted
 
         wanted = Wanted(
             names=("redis-server",), what="Redis server (redis-server)", apt="redis-server", brew="redis",

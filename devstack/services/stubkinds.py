@@ -7,7 +7,6 @@ the variables the app's SDK reads.
 from __future__ import annotations
 
 from devstack.services.base import Kind, Option, Port
-from devstack.services.spec import FileSpec, NativeSpec, python_env, python_module
 
 
 class HttpStub(Kind):
@@ -39,6 +38,7 @@ class Flags(HttpStub):
     def native(self, svc, stack, host):
         import json
 
+        from devstack.services.spec import FileSpec, NativeSpec, python_env, python_module
 
         files = []
         if svc.options["config"]:
@@ -57,6 +57,7 @@ class SinkStub(HttpStub):
     """PostHog / Sentry: devstack's event sink records what the SDK sends."""
 
     def native(self, svc, stack, host):
+        from devstack.services.spec import NativeSpec, python_env, python_module
 
         return NativeSpec(
             argv=python_module("devstack.stubs.sink", "--host", svc.host, "--port", svc.ports["port"],
@@ -129,6 +130,7 @@ class EmailApi(HttpStub):
 
     def native(self, svc, stack, host):
         from devstack.errors import UserError
+        from devstack.services.spec import NativeSpec, python_env, python_module
 
         inbox = self.inbox(svc, stack)
         if inbox is None or inbox.mode == "off" or "smtp_port" not in inbox.outputs:
