@@ -52,3 +52,12 @@ def test_docs_kinds_md_is_the_catalog_as_it_is():
 def test_markdown_from_the_cli_covers_the_named_kinds(cli):
     out = cli("kinds", "--markdown", "redis", check=True).stdout
     assert "## redis" in out and "| `REDIS_URL` | `{{ url }}` |" in out and "## postgres" not in out
+
+
+def test_a_plugin_that_fails_to_load_is_listed_with_why(monkeypatch):
+    broken = catalog.Entry("wobbly", "no_such_plugin_module:Wobbly", "devstack-wobbly", "0.2")
+    monkeypatch.setattr(catalog, "_plugins", lambda: ({"wobbly": broken}, ()))
+    out = reference.listing()
+    line = next(line for line in out.splitlines() if line.startswith("wobbly "))
+    assert "devstack-wobbly 0.2" in line and "ModuleNotFoundError" in line
+    assert any(line.startswith("postgres ") for line in out.splitlines())

@@ -70,9 +70,15 @@ def _table(rows: list[tuple[str, ...]], indent: str = "  ") -> list[str]:
 
 
 def listing() -> str:
+    from devstack.errors import UserError
+
     rows = [("kind", "modes", "from", "summary")]
     for item in catalog.entries():
-        kind = catalog.get(item.name)
+        try:
+            kind = catalog.get(item.name)
+        except UserError as exc:  # a broken plugin: listed, with why, so the others still show
+            rows.append((item.name, "-", origin_text(item), exc.message.split(": ", 1)[-1]))
+            continue
         rows.append((item.name, modes_text(kind), origin_text(item), kind.summary))
     lines = _table(rows, indent="")
     for skipped in catalog.ignored():
