@@ -58,12 +58,18 @@ def _plugins() -> tuple[dict[str, Entry], tuple[Ignored, ...]]:
 
     found: dict[str, Entry] = {}
     ignored: list[Ignored] = []
+    names: dict[int, tuple[str, str]] = {}  # id(distribution) -> (name, version): METADATA is parsed once each
+    own = set(BUILTIN.values())
     for point in entry_points(group=GROUP):
-        dist = getattr(point, "dist", None)
-        origin = dist.metadata["Name"] if dist is not None else "?"
-        if origin == ORIGIN:  # devstack's own (maybe an older install's metadata): the table above rules
+        if point.value in own:  # devstack's own, maybe from an older install's metadata: the table rules
             continue
-        entry = Entry(point.name, point.value, origin, dist.version if dist is not None else "")
+        dist = getattr(point, "dist", None)
+        if id(dist) not in names:
+            names[id(dist)] = (dist.metadata["Name"], dist.version) if dist is not None else ("?", "")
+        origin, version = names[id(dist)]
+        if origin == ORIGIN:  # a kind an older devstack had: not this one's
+            continue
+        entry = Entry(point.name, point.value, origin, version)
         if point.name in BUILTIN:
             ignored.append(Ignored(entry, f"`{point.name}` is one of devstack's own kinds"))
         elif point.name in found and found[point.name].target != entry.target:

@@ -86,3 +86,31 @@ def test_each_kind_documents_its_options_and_what_runs():
         else:
             assert kind.standin and kind.standin_lacks, name
         assert bool(kind.standin) == bool(kind.standin_lacks), name
+
+
+def test_entry_points_devstacks_own_are_skipped_and_clashes_ignored(monkeypatch):
+    import importlib.metadata
+    from types import SimpleNamespace
+
+    def dist(name, version="1.0"):
+        return SimpleNamespace(metadata={"Name": name}, version=version)
+
+    old_devstack, plugin_a, plugin_b = dist("devstack", "0.0.1"), dist("kinds-a"), dist("kinds-b", "2.0")
+    points = [
+        SimpleNamespace(name="postgres", value="devstack.services.postgres:Postgres", dist=old_devstack),  # devstack's own
+        SimpleNamespace(name="gone", value="devstack.services.gone:Gone", dist=old_devstack),  # an older devstack's
+        SimpleNamespace(name="redis", value="kinds_a:Redis", dist=plugin_a),  # devstack's name: ignored
+        SimpleNamespace(name="queue", value="kinds_a:Queue", dist=plugin_a),
+        SimpleNamespace(name="queue", value="kinds_b:Queue", dist=plugin_b),  # taken by kinds-a: ignored
+        SimpleNamespace(name="search", value="kinds_b:Search", dist=plugin_b),
+    ]
+    monkeypatch.setattr(importlib.metadata, "entry_points", lambda group: points if group == catalog.GROUP else [])
+    catalog._plugins.cache_clear()
+    try:
+        assert catalog.names()[-2:] == ["queue", "search"] and "gone" not in catalog.names()
+        assert catalog.entry("search") == catalog.Entry("search", "kinds_b:Search", "kinds-b", "2.0")
+        assert catalog.origin("queue") == "kinds-a" and catalog.origin("redis") == "devstack"
+        assert [(i.entry.name, i.entry.origin) for i in catalog.ignored()] == [("redis", "kinds-a"), ("queue", "kinds-b")]
+        assert "redis" not in [e.name for e in catalog.entries()[len(catalog.BUILTIN):]]
+    finally:
+        catalog._plugins.cache_clear()
