@@ -28,7 +28,7 @@ from devstack.services.spec import DataDir, NativeSpec
 
 LOG_ROTATE = 10 * 1024 * 1024
 # Where data of services that must not run as root lives when devstack runs as
-# root (see data_dir_for): the project's own dir is often under /root (0700).
+# root (see data_dir): the project's own dir is often under /root (0700).
 DATA_ROOT_ENV = "DEVSTACK_DATA_ROOT"
 DEFAULT_DATA_ROOT = "/var/lib/devstack"
 OWNER_MARKER = ".project"
