@@ -68,7 +68,7 @@ test: install
 	$(VPY) -m pytest -q -p no:cacheprovider
 
 test-fast: install
-	$(VPY) -m pytest -q -p no:cacheprovider -m "not docker and not install"
+	$(VPY) -m pytest -q -p no:cacheprovider -m "not docker and not install" tests/unit tests/test_cli.py
 
 lint: install
 	@$(PIP) install -q ruff
