@@ -48,3 +48,13 @@ def test_help_lists_every_command(cli):
     out = cli("--help", check=True).stdout
     for command in ("up", "down", "status", "logs", "seed", "render", "env", "doctor"):
         assert f"  {command} " in out
+
+
+def test_render_on_native_writes_no_compose_file(tmp_path, cli):
+    (tmp_path / "devstack.yaml").write_text("runtime: native\nservices:\n  cache: {kind: redis}\n")
+    result = cli("render", cwd=tmp_path, check=True)
+    assert "compose" not in result.stderr
+    assert "wrote .env" in result.stderr
+    assert not (tmp_path / ".devstack" / "compose.yaml").exists()
+    result = cli("--runtime", "docker", "render", cwd=tmp_path, check=True)
+    assert "wrote .devstack/compose.yaml (1 services)" in result.stderr
