@@ -29,6 +29,17 @@ def test_no_manifest_is_one_line_with_a_hint(tmp_path, cli):
     assert result.returncode == 2
     assert result.stderr.startswith("error: no devstack.yaml in")
     assert "hint:" in result.stderr and "Traceback" not in result.stderr
+    assert "fixtures/" not in result.stderr  # a path in this repository means nothing elsewhere
+    assert "devstack kinds" in result.stderr and "devstack init" in result.stderr
+
+
+def test_the_manifest_the_no_manifest_hint_shows_works(tmp_path, cli):
+    from devstack.manifest import START_HINT
+
+    example = [line[10:] for line in START_HINT.splitlines() if line.startswith("          ")]
+    (tmp_path / "devstack.yaml").write_text("\n".join(example) + "\n")
+    cli("render", cwd=tmp_path, check=True)
+    assert "DATABASE_URL=postgresql://" in (tmp_path / ".env").read_text()
 
 
 def test_file_option_and_formats(tmp_path, cli):
