@@ -23,6 +23,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 from devstack.seed.base import Fixture, SeedError, Seeder, SpecContext, short_error
+from devstack.services.minio import bucket_names, public_buckets, public_read_policy
 
 BUCKET_RE = re.compile(r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$")
 WORKERS = 8
@@ -72,7 +73,7 @@ class S3Seeder(Seeder):
         return bool(fixtures) or bool(svc.options.get("buckets"))
 
     def buckets(self, fixtures) -> list[str]:
-        names = list(self.svc.options.get("buckets") or [])
+        names = bucket_names(self.svc.options.get("buckets") or [])
         for fx in fixtures:
             if fx.options["bucket"] not in names:
                 names.append(fx.options["bucket"])
@@ -178,6 +179,8 @@ class S3Seeder(Seeder):
         for bucket in buckets:
             self.ensure_bucket(s3, bucket)
             self.empty(s3, bucket)
+        for bucket in public_buckets(self.svc.options.get("buckets") or []):  # every backend: MinIO, moto, the stand-in
+            self.guard(f"make {bucket} public", s3.put_bucket_policy, Bucket=bucket, Policy=public_read_policy(bucket))
 
         self.upload_all(s3, [(fx.options["bucket"], fx.options["key"], fx.path) for fx in fixtures])
         self.keep_snapshot(buckets, fixtures)

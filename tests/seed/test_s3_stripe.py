@@ -50,6 +50,20 @@ def test_buckets_created_and_tree_uploaded_with_content_types(project):
         f"{assets}/syllabus.pdf", f"{assets}/users/1.png", f"{assets}/users/2.png"]
 
 
+def test_public_bucket_gets_an_anonymous_read_policy(project):
+    import json
+
+    public, private = project.bucket + "-cdn", project.bucket + "-private"
+    project.manifest({"files": project.service("minio", buckets=[{"name": public, "public": True}, private])})
+    project.seed()
+    s3 = project.s3()
+    policy = json.loads(s3.get_bucket_policy(Bucket=public)["Policy"])
+    assert policy["Statement"][0]["Action"] in (["s3:GetObject"], "s3:GetObject")
+    assert policy["Statement"][0]["Resource"] in ([f"arn:aws:s3:::{public}/*"], f"arn:aws:s3:::{public}/*")
+    with pytest.raises(s3.exceptions.ClientError, match="NoSuchBucketPolicy"):
+        s3.get_bucket_policy(Bucket=private)
+
+
 def test_s3_noop_then_reset_removes_junk(project):
     assets, uploads = s3_setup(project)
     project.seed()
