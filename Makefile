@@ -30,9 +30,9 @@ install: $(STAMP)
 $(STAMP): pyproject.toml setup.py | install-system $(VPY)
 	$(call say,pip: devstack (editable) and its dependencies into $(VENV))
 	@$(PIP) install --progress-bar off -e ".[test]" --config-settings editable_mode=compat 2>&1 \
-	  | sed -u '/^Requirement already satisfied/d'
+	  | sed -u -e '/^Requirement already satisfied/d' -e '/is ignored: it is neither a file nor a directory/d'
 	@touch $@
-	$(call say,installed: $(VENV)/bin/devstack (put it on PATH: export PATH="$(abspath $(VENV))/bin:$$PATH"))
+	$(call say,installed: $(VENV)/bin/devstack (to type just devstack: export PATH=$(abspath $(VENV))/bin:\$$PATH))
 
 venv: $(VPY)
 
