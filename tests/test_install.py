@@ -103,8 +103,10 @@ def test_wheel_installs_outside_the_checkout_and_renders_an_example(tmp_path):
     vpy = venv / "bin" / "python"
     run([vpy, "-m", "pip", "wheel", "-q", "--no-deps", "-w", tmp_path / "dist", clone], tmp_path, env)
     wheel = next((tmp_path / "dist").glob("devstack-*.whl"))
-    names = zipfile.ZipFile(wheel).namelist()
-    assert "devstack/compose_templates/postgres.yaml.j2" in names and "devstack/cli/main.py" in names
+    names = set(zipfile.ZipFile(wheel).namelist())
+    tracked = subprocess.run(["git", "-C", str(clone), "ls-files", "devstack", "compose-templates"], capture_output=True, text=True, check=True).stdout.split()
+    wanted = {name.replace("compose-templates/", "devstack/compose_templates/") for name in tracked}
+    assert not wanted - names, f"the wheel lacks {sorted(wanted - names)}"  # every module and template ships
     run([vpy, "-m", "pip", "install", "-q", wheel], tmp_path, env)
     shutil.rmtree(clone)  # nothing may come from the source tree any more
 
