@@ -46,7 +46,8 @@ def foreign_python(directory: str) -> bool:
 def debian_env(**extra) -> dict:
     """The environment of a stock Debian shell: no pyenv, no venv, no PYTHONPATH to this checkout."""
     env = {k: v for k, v in os.environ.items()
-           if not k.startswith(("PYENV", "VIRTUAL_ENV", "CONDA")) and k not in ("PYTHONPATH", "PYTHONHOME", "PYTHONSTARTUP")}
+           if not k.startswith(("PYENV", "VIRTUAL_ENV", "CONDA"))
+           and k not in ("PYTHONPATH", "PYTHONHOME", "PYTHONSTARTUP", "MAKEFLAGS", "MFLAGS", "MAKELEVEL", "MAKEOVERRIDES")}  # not `make test`'s
     env["PATH"] = ":".join(d for d in os.environ.get("PATH", "").split(":") if d and "pyenv" not in d and not foreign_python(d))
     env.update(extra)
     return env
