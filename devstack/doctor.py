@@ -154,7 +154,7 @@ def run(app) -> list[Finding]:
     from devstack import runtime
 
     findings = list(check_runtime(app))
-    plan = app.plan()
+    plan = app.plan(persist=False)  # doctor writes nothing
     rt = runtime.select(app.requested_runtime(), app)
     try:
         running = rt.running_services(plan)

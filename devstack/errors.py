@@ -49,11 +49,13 @@ class ManifestError(UserError):
 
     filename: str
     problems: list[Problem] = field(default_factory=list)
+    fix: str = "fix the lines above and run again"
+    summary: str = ""  # instead of "N problems"
 
     def __post_init__(self):
         count = len(self.problems)
         noun = "problem" if count == 1 else "problems"
-        super().__init__(f"{self.filename}: {count} {noun}", "fix the lines above and run again")
+        super().__init__(f"{self.filename}: {self.summary or f'{count} {noun}'}", self.fix)
 
     def render(self) -> str:
         lines = [f"error: {self.message}"]
@@ -66,3 +68,6 @@ class ServiceFailed(UserError):
     """A service did not start or never became ready."""
 
     exit_code = 1
+    # Set when another program took a port devstack chose (not one the manifest
+    # sets) between planning and starting: `up` plans again and retries once.
+    port_taken_by_race: str | None = None

@@ -65,6 +65,20 @@ class StackPlan:
     env_file: Path
     secrets: dict[str, Any]
     tools: dict[str, str]
+    port_moves: list = field(default_factory=list)  # ports.PortMove: kept ports taken meanwhile, moved
+    manifest: Manifest | None = field(default=None, repr=False)
+
+    def env_with(self, service: str, **options) -> dict[str, str]:
+        """The app's env as it would be with some options of one service changed
+        (e.g. a seed migrating a database built beside the app's one)."""
+        import dataclasses
+
+        svc = self.services[service]
+        variant = dataclasses.replace(self, services=dict(self.services))
+        changed = dataclasses.replace(svc, options={**svc.options, **options})
+        changed.outputs = service_outputs(changed, variant)
+        variant.services[service] = changed
+        return build_env(self.manifest, variant) if self.manifest else dict(self.env)
 
     @property
     def compose_project(self) -> str:
@@ -78,10 +92,23 @@ class StackPlan:
         return [s for s in self.services.values() if s.runs]
 
 
-def build(manifest: Manifest, host: str = LOOPBACK, recheck_ports: set[str] | None = None) -> StackPlan:
-    """recheck_ports: names of services about to start, whose kept ports must be free now."""
+def build(manifest: Manifest, host: str = LOOPBACK, recheck_ports: set[str] | None = None, persist: bool = True) -> StackPlan:
+    """recheck_ports: names of services about to start, whose kept ports must be free now.
+
+    persist: save newly generated credentials and ports (under the state lock,
+    once). False for read-only commands: nothing is written, not even .devstack/.
+    """
+    if not persist:
+        return _build(manifest, host, recheck_ports, persist=False)
+    from devstack.lock import state_lock
+
+    with state_lock(manifest.state_dir):
+        return _build(manifest, host, recheck_ports, persist=True)
+
+
+def _build(manifest: Manifest, host: str, recheck_ports: set[str] | None, persist: bool) -> StackPlan:
     state = manifest.state_dir
-    store = SecretStore(state / "secrets.json")
+    store = SecretStore(state / "secrets.json", persist=persist)
     services: dict[str, ServicePlan] = {}
     port_requests = []
     for name, spec in manifest.services.items():
@@ -97,7 +124,10 @@ def build(manifest: Manifest, host: str = LOOPBACK, recheck_ports: set[str] | No
             for pname, port in kind.ports.items():
                 well_known = port.container if pname == next(iter(kind.ports)) else 0
                 port_requests.append((f"{name}.{pname}", well_known, port.count, port.protocol, options.get(pname)))
-    assigned = PortBook(state, manifest.root).assign(port_requests, recheck_ports)
+    book = PortBook(state, manifest.root, persist=persist)
+    assigned = book.assign(port_requests, recheck_ports)
+    if book.pinned_taken:
+        raise pinned_ports_taken(manifest, book.pinned_taken)
     for key, port in assigned.items():
         name, pname = key.split(".", 1)
         services[name].ports[pname] = port
@@ -115,6 +145,8 @@ def build(manifest: Manifest, host: str = LOOPBACK, recheck_ports: set[str] | No
         env_file=manifest.env_file,
         secrets=secrets,
         tools=manifest.tools,
+        port_moves=book.moved,
+        manifest=manifest,
     )
     for svc in services.values():
         svc.outputs = service_outputs(svc, plan)
@@ -160,3 +192,20 @@ def is_primary(svc: ServicePlan, plan: StackPlan) -> bool:
     same = [s for s in plan.services.values() if s.kind.name == svc.kind.name and s.mode != "off"]
     named = [s for s in same if s.name == s.kind.name]
     return svc is (named[0] if named else same[0])
+
+
+def pinned_ports_taken(manifest: Manifest, taken: list[tuple[str, int]]) -> ManifestError:
+    """Every `port:` of the manifest another program holds, in one error, before anything starts."""
+    from devstack.ports import port_holder
+
+    problems = []
+    for key, port in taken:
+        name, option = key.split(".", 1)
+        protocol = catalog.get(manifest.services[name].kind).ports[option].protocol
+        problems.append(Problem(f"port {port} is held by {port_holder(port, protocol)}", f"services.{name}.{option}",
+                                manifest.line("services", name, option)))
+    count = len(problems)
+    return ManifestError(str(manifest.path), problems,
+                         fix=f"stop {'that program' if count == 1 else 'those programs'}, or change `port:` in the manifest "
+                             "(or remove it: devstack then picks a free port and keeps it)",
+                         summary=f"{count} port{'s' if count > 1 else ''} set in the manifest {'are' if count > 1 else 'is'} taken")

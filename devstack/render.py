@@ -182,3 +182,10 @@ def write_env(plan: StackPlan) -> Path:
     header = f"# Written by devstack from {plan.manifest_path.name}; `devstack render` rewrites it.\n"
     write_private(plan.env_file, header + format_env(plan.env, "dotenv"))
     return plan.env_file
+
+
+def relative_to_root(path: Path, root: Path) -> str:
+    try:
+        return str(Path(path).relative_to(root))
+    except ValueError:
+        return str(path)

@@ -124,13 +124,18 @@ class NativeRuntime(Runtime):
         if lines:
             message += f"\n  last lines of {_relative(log)}:\n" + "\n".join("    " + line for line in lines)
         hint = (spec.hint if spec and spec.hint else "") or f"the whole log: `devstack logs {svc.name}`"
+        race = False
         if any(re.search(r"address already in use|EADDRINUSE|errno 98", line, re.IGNORECASE) for line in lines):
-            # Another program took the port between planning and starting.
-            options = ", ".join(f"`{name}:`" for name in svc.ports)
-            hint = f"a port of {svc.name} is taken by another program: run `devstack up` again to pick a free one, or set {options} for {svc.name}"
+            # Another program took a port between planning and starting.
+            pinned = [f"`{name}: {svc.ports[name]}`" for name in svc.ports if svc.options.get(name)]
+            race = not pinned
+            hint = (f"another program holds {', '.join(pinned)} set for {svc.name} in the manifest: stop it, or change the port"
+                    if pinned else f"another program took a port of {svc.name} while it started: `devstack up` picks a free one")
         elif spec and spec.hint:
             hint += f"; the whole log: `devstack logs {svc.name}`"
-        return ServiceFailed(message, hint)
+        failed = ServiceFailed(message, hint)
+        failed.port_taken_by_race = svc.name if race else None
+        return failed
 
     def _clear_stale(self, svc: ServicePlan, rec: PidFile, progress: Progress) -> None:
         if rec.group_left():  # the leader died but some of its children did not

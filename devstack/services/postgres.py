@@ -198,10 +198,14 @@ def host_psql(bin_dir: str | None, version) -> Path | None:
         return None
 
 
+# Databases an older devstack left blocked (killed mid-seed) are opened again.
 BOOTSTRAP_SQL = """\
 ALTER ROLE {role} WITH PASSWORD {password};
 SELECT format('CREATE DATABASE %I', name) FROM unnest(ARRAY[{databases}]::text[]) AS name
  WHERE name NOT IN (SELECT datname FROM pg_database)
+\\gexec
+SELECT format('ALTER DATABASE %I WITH ALLOW_CONNECTIONS true', datname) FROM pg_database
+ WHERE datname = ANY(ARRAY[{databases}]::text[]) AND NOT datallowconn
 \\gexec
 """
 
@@ -262,7 +266,9 @@ def bootstrap(o, sockets, psql=None) -> None:
         raise NotReady(str(exc).strip().splitlines()[0] if str(exc).strip() else "no answer") from None
     with conn:
         conn.execute(sql.SQL("ALTER ROLE {} WITH PASSWORD {}").format(sql.Identifier(o["user"]), sql.Literal(o["password"])))
-        existing = {row[0] for row in conn.execute("SELECT datname FROM pg_database")}
+        existing = dict(conn.execute("SELECT datname, datallowconn FROM pg_database").fetchall())
         for name in o["databases"]:
             if name not in existing:
                 conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
+            elif existing[name] is False:
+                conn.execute(sql.SQL("ALTER DATABASE {} WITH ALLOW_CONNECTIONS true").format(sql.Identifier(name)))

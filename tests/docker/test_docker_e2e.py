@@ -92,7 +92,7 @@ class Project:
         return values
 
     def status(self) -> dict:
-        return json.loads(self.cli("status", "--json").stdout)
+        return json.loads(self.cli("status", "--json", check=False).stdout)  # exit 1 while not all ready
 
     def health(self) -> dict[str, str]:
         names = docker("ps", "-a", "--filter", f"label=com.docker.compose.project={self.compose_project}",
