@@ -67,9 +67,9 @@ class Manifest:
     # Directories outside the project that `seed:` and `env.file` may use
     # (`allow_outside_project:`); the project's own directory always.
     outside_dirs: list[Path] = field(default_factory=list)
-    # Services declared but too broken to use (unknown kind...), already reported:
-    # expressions that name them are not reported again.
-    broken: set[str] = field(default_factory=set)
+    # Services with a problem reported already (those too broken to use are not
+    # in `services`): expressions that name them are not reported again.
+    flawed: set[str] = field(default_factory=set)
 
     @property
     def root(self) -> Path:
@@ -154,9 +154,11 @@ class Validator:
         self.root = path.parent
         self.located = located
         self.problems: list[Problem] = []
-        self.broken: set[str] = set()
+        self.flawed: set[str] = set()
 
     def problem(self, path: tuple, message: str, hint: str | None = None):
+        if len(path) > 1 and path[0] == "services":
+            self.flawed.add(str(path[1]))
         self.problems.append(Problem(message, ".".join(map(str, path)), self.located.line(path), hint))
 
     def unknown(self, path: tuple, key, choices):
@@ -213,7 +215,7 @@ class Validator:
             tools=tools,
             lines=self.located,
             outside_dirs=outside,
-            broken=self.broken,
+            flawed=self.flawed,
         )
 
     # -- paths -------------------------------------------------------------------
@@ -249,14 +251,11 @@ class Validator:
             if not isinstance(name, str) or not NAME_RE.match(name):
                 self.problem(path, f"invalid service name {shown(name)}", "up to 63 lower-case letters, digits and `_`, starting with a letter "
                              "(names are used in expressions like `{{ db.url }}`)")
-                self.broken.add(str(name))
                 continue
             body = self.mapping(body, path)
             spec = self.service(name, body, path)
             if spec:
                 specs[name] = spec
-            else:
-                self.broken.add(name)
         return specs
 
     def service(self, name: str, body: dict, path: tuple) -> ServiceSpec | None:
@@ -286,10 +285,12 @@ class Validator:
                 self.unknown(path, key, list(schema) + list(SERVICE_KEYS))
                 continue
             message = check_value(schema[key], value)
+            hint = schema[key].help or None
             if message is None and key in kind.ports:
                 message = self.port_range(value, kind.ports[key].count)
+                hint = "a port from 1 to 65535, or none: devstack picks a free one and keeps it"
             if message:
-                self.problem(path + (key,), message, schema[key].help or None)
+                self.problem(path + (key,), message, hint)
                 continue
             options[key] = value
         for key, option in schema.items():
@@ -336,7 +337,7 @@ class Validator:
                     other, other_option = clash
                     line = self.located.line(("services", other, other_option))
                     self.problem(("services", name, option), f"port {first} is also set for services.{other}.{other_option}"
-                                 + (f" (line {line})" if line else ""), "give each service its own port, or remove `port:` (devstack picks a free one)")
+                                 + (f" (line {line})" if line else ""), "give each service its own port, or remove it: devstack picks a free one and keeps it")
 
     # -- env, secrets, tools ------------------------------------------------------
     def env(self, raw: dict, outside: list[Path]):
@@ -397,7 +398,7 @@ class Validator:
             kind, colon, size = body.partition(":")
             if colon and not SIZE_RE.match(size.strip()):
                 self.problem(path, f"invalid size in {shown(body)}: expected a whole number of bytes",
-                             f'e.g. "{kind or "hex"}:32" (8 to 1024 bytes)')
+                             f'e.g. "{kind or "hex"}:32"; 8 to 1024 bytes')
                 return None
             body = {"type": kind.strip(), **({"bytes": int(size)} if colon else {})}
         body = self.mapping(body, path)
