@@ -182,7 +182,6 @@ def env_problems(manifest: Manifest) -> list[Problem]:
     mistakes join the manifest's one report. Expressions naming a service whose
     problems are reported already render leniently."""
     from devstack import expressions
-    from devstack.secrets import generate
 
     if not manifest.env:
         return []
@@ -195,8 +194,7 @@ def env_problems(manifest: Manifest) -> list[Problem]:
                 options[key] = _placeholder(option.generate)
         ports = {p: options.get(p) or port.container or 1 for p, port in kind.ports.items()} if spec.mode in ("run", "stub") else {}
         services[name] = ServicePlan(name, kind, spec.mode, options, ports, LOOPBACK, manifest.state_dir / name, spec.seed, line=spec.line)
-    secrets = {name: _placeholder(spec.type) if spec.type == "ed25519" else generate(spec.type, spec.bytes)
-               for name, spec in manifest.secrets.items()}
+    secrets = {name: _placeholder(spec.type) for name, spec in manifest.secrets.items()}
     plan = StackPlan(manifest.project, manifest.root, manifest.path, manifest.state_dir, manifest.runtime, services, {},
                      manifest.env_file, secrets, manifest.tools)
     for svc in services.values():
@@ -219,11 +217,13 @@ def env_problems(manifest: Manifest) -> list[Problem]:
 
 
 def _placeholder(spec: str):
-    from devstack.secrets import generate
-
-    if spec == "ed25519":  # the shape of a key pair, without importing cryptography
+    """A stand-in for a generated value, of its shape (nothing random, no cryptography import)."""
+    kind, _, arg = spec.partition(":")
+    if kind == "ed25519":
         return {k: f"<{k}>" for k in ("private_pem", "public_pem", "private_base64", "public_base64")}
-    return generate(spec)
+    if kind == "stripe":
+        return f"{arg}_" + "x" * 24
+    return "x" * 24
 
 
 def recorded(manifest_path: Path) -> StackPlan:

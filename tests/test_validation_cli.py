@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
+
 import pytest
+
+from tests.hostile import alias_bomb
 
 MANY_MISTAKES = """\
 project: shop
@@ -61,7 +66,7 @@ def test_every_mistake_in_one_run_with_its_line(tmp_path, cli, command):
     assert lines[0] == f"error: {tmp_path / 'devstack.yaml'}: {len(EXPECTED)} problems", result.stderr
     reported = lines[1:-1]
     assert len(reported) == len(EXPECTED), result.stderr
-    for text, (line, path, words) in zip(reported, EXPECTED):
+    for text, (line, path, words) in zip(reported, EXPECTED, strict=True):
         assert text.startswith(f"  {tmp_path / 'devstack.yaml'}:{line}: {path}: "), (text, line, path)
         assert words in text, (text, words)
     assert "queue.url" not in result.stderr  # the unknown kind is reported once, not again by the expression
@@ -93,17 +98,10 @@ def test_hostile_manifests_exit_2_with_a_message(tmp_path, cli, content):
 
 
 def test_alias_bomb_exits_2_fast_and_small(tmp_path, cli):
-    lines = ['  a: &a ["lol","lol","lol","lol","lol","lol","lol","lol","lol"]']
-    for prev, name in zip("abcdefg", "bcdefgh"):
-        lines.append(f"  {name}: &{name} [" + ",".join([f"*{prev}"] * 9) + "]")
-    lines.append("  i: [" + ",".join(["*h"] * 9) + "]")
-    (tmp_path / "devstack.yaml").write_text("services: {cache: {kind: redis}}\nx:\n" + "\n".join(lines) + "\n")
+    (tmp_path / "devstack.yaml").write_text(alias_bomb())
     code = ("import resource, runpy, sys\nsys.argv = ['devstack', 'render']\n"
             "try:\n    runpy.run_module('devstack', run_name='__main__')\n"
             "finally:\n    sys.stderr.write(f'maxrss_kb={resource.getrusage(resource.RUSAGE_SELF).ru_maxrss}\\n')\n")
-    import subprocess
-    import sys
-
     result = subprocess.run([sys.executable, "-c", code], cwd=tmp_path, capture_output=True, text=True, timeout=20)
     assert result.returncode == 2 and "too many values" in result.stderr, result.stderr
     rss = int(result.stderr.rsplit("maxrss_kb=", 1)[1])

@@ -85,10 +85,8 @@ class SpecContext:
         return shown(value)
 
     def rel(self, path: Path) -> str:
-        try:
-            return path.relative_to(self.root).as_posix()
-        except ValueError:
-            return str(path)
+        text, root = str(path), str(self.root).rstrip("/") + "/"  # strings: called per fixture file, with every command
+        return text[len(root):] if text.startswith(root) else text
 
     def permitted(self, path: Path) -> bool:
         """Inside the project or an allowed directory, after `..` and symlinks."""
@@ -185,14 +183,21 @@ class SpecContext:
         return path.is_file() and not path.name.startswith(".") and (extensions is None or path.suffix.lower() in extensions)
 
     def _walk(self, directory: Path, extensions, prefix: str) -> list[tuple[Path, str]]:
+        # Strings, not Path objects, per file: this runs with every command.
         found = []
-        for dirpath, dirnames, filenames in os.walk(directory):
+        top = str(directory)
+        for dirpath, dirnames, filenames in os.walk(top):
             self._scan(len(dirnames) + len(filenames) + 1)
             dirnames[:] = [d for d in dirnames if not d.startswith(".")]
+            rel = os.path.relpath(dirpath, top)
+            rel = "" if rel == "." else rel.replace(os.sep, "/") + "/"
             for name in filenames:
-                p = Path(dirpath) / name
-                if self._accept(p, extensions) and (not p.is_symlink() or self.permitted(p)):
-                    found.append((p, prefix + p.relative_to(directory).as_posix()))
+                if name.startswith(".") or (extensions is not None and os.path.splitext(name)[1].lower() not in extensions):
+                    continue
+                full = os.path.join(dirpath, name)
+                if not os.path.isfile(full) or (os.path.islink(full) and not self.permitted(Path(full))):
+                    continue
+                found.append((Path(full), prefix + rel + name))
             if len(found) > MAX_FILES:
                 raise _TooMany
         return sorted(found, key=lambda item: item[1])

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import hashlib
 import mimetypes
-import re
 import time
 from concurrent.futures import ThreadPoolExecutor
 
