@@ -232,16 +232,20 @@ class Validator:
             if not isinstance(item, str) or not item.strip() or CONTROL.search(item):
                 self.problem(where, f"expected a directory path, got {shown(item)}", "e.g. allow_outside_project: [../shared/fixtures]")
                 continue
-            directory = self.resolve(item)
-            if not directory.is_dir():
-                self.problem(where, f"not a directory: {directory}")
+            try:
+                directory = self.resolve(item)
+                if not directory.is_dir():
+                    self.problem(where, f"not a directory: {cut(directory, 200)}")
+                    continue
+            except (OSError, RuntimeError) as exc:  # a name too long, a loop of symlinks
+                self.problem(where, f"cannot use {shown(item)}: {getattr(exc, 'strerror', None) or exc}")
                 continue
             dirs.append(directory)
         return dirs
 
     def resolve(self, value: str) -> Path:
         raw = os.path.expanduser(value)
-        return (Path(raw) if os.path.isabs(raw) else self.root / raw).resolve()
+        return Path(os.path.realpath(Path(raw) if os.path.isabs(raw) else self.root / raw))
 
     # -- services --------------------------------------------------------------
     def services(self, raw: dict) -> dict[str, ServiceSpec]:
@@ -375,8 +379,16 @@ class Validator:
             self.problem(path, f"`{cut(value, 80)}` is outside the project ({self.root})",
                          "devstack writes this file: keep it in the project, or list its directory under `allow_outside_project:`")
             return None
-        if target == self.path or target.is_dir():
-            self.problem(path, f"`{value}` is {'the manifest itself' if target == self.path else 'a directory'}", "e.g. file: .env")
+        try:
+            is_dir = target.is_dir()
+            if os.path.lexists(target.parent) and not target.parent.is_dir():  # e.g. a loop of symlinks
+                self.problem(path, f"`{cut(value, 80)}`: {target.parent.name} is not a directory")
+                return None
+        except OSError as exc:  # a name too long
+            self.problem(path, f"cannot use `{cut(value, 80)}`: {exc.strerror}")
+            return None
+        if target == self.path or is_dir:
+            self.problem(path, f"`{cut(value, 80)}` is {'the manifest itself' if target == self.path else 'a directory'}", "e.g. file: .env")
             return None
         return target
 

@@ -103,8 +103,9 @@ class _Builder:
             return self.loader.construct_object(node, deep=True)
         except yaml.YAMLError:
             raise
-        except (ValueError, TypeError, OverflowError, ArithmeticError) as exc:  # `!!int x`, `2001-13-45`
-            raise _error(f"cannot read {node.value!r} as {node.tag.rsplit(':', 1)[-1]}: {exc}", node) from None
+        except Exception as exc:  # noqa: BLE001 - `!!int x`, `!!bool x`, `!!timestamp x`, 2001-13-45, 5,000 digits: PyYAML's constructors raise anything
+            shown = repr(node.value) if len(node.value) <= 60 else repr(node.value[:57] + "...")
+            raise _error(f"cannot read {shown} as {node.tag.rsplit(':', 1)[-1]}: {str(exc)[:200]}", node) from None
 
 
 def _flow_depth_bound(text: str) -> int:

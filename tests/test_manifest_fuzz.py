@@ -90,7 +90,8 @@ def mutated_example(draw):
         at = draw(st.integers(0, len(text)))
         cut = draw(st.integers(0, 8))
         insert = draw(st.one_of(st.binary(max_size=6), st.sampled_from([b"[", b"{", b"&a ", b"*a", b"\n  ", b": ", b"- ", b"!!int ",
-                                                                          b"\xff", b"<<: *a\n", b"\t", b"'", b'"'])))
+                                                                          b"\xff", b"<<: *a\n", b"\t", b"'", b'"', b"!!bool ", b"!!timestamp ",
+                                                                          b"!!float ", b"!!set ", b"!!binary ", b"? ", b"1" + b"0" * 5000])))
         text = text[:at] + insert + text[at + cut:]
     return name, text
 

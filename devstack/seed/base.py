@@ -17,7 +17,7 @@ from typing import Any, Callable
 
 from devstack.errors import Problem, UserError
 from devstack.fsutil import write_private
-from devstack.options import allowed, suggest
+from devstack.options import allowed, cut, suggest
 
 Progress = Callable[[str], None]
 GLOB_CHARS = set("*?[")
@@ -94,12 +94,12 @@ class SpecContext:
         return any(real == root or root in real.parents for root in self.allowed)
 
     def outside(self, sub: tuple, value: str) -> None:
-        self.problem(sub, f"`{value}` is outside the project ({self.root})",
+        self.problem(sub, f"`{cut(value, 120)}` is outside the project ({self.root})",
                      "seed paths are relative to the manifest's directory; to read files elsewhere, "
                      "list their directory under `allow_outside_project:`")
 
     def too_many(self, sub: tuple, value: str) -> None:
-        self.problem(sub, f"`{value}` matches more than {MAX_FILES:,} files (or makes devstack look at more than {MAX_SCANNED:,})",
+        self.problem(sub, f"`{cut(value, 120)}` matches more than {MAX_FILES:,} files (or makes devstack look at more than {MAX_SCANNED:,})",
                      "point it at the fixture directory itself")
 
     def expand(self, value, sub: tuple, extensions: tuple[str, ...] | None, what: str = "fixture") -> list[tuple[Path, str]]:
@@ -125,20 +125,20 @@ class SpecContext:
             if base.is_dir():
                 files = self._walk(base, extensions, "")
                 if not files and extensions:
-                    self.problem(sub, f"directory `{value}` holds no {what} files{exts}")
+                    self.problem(sub, f"directory `{cut(value, 120)}` holds no {what} files{exts}")
                 return files
             if base.is_file():
                 if extensions and base.suffix.lower() not in extensions:
-                    self.problem(sub, f"`{value}`: a {self.service} fixture must be one of{exts}, not `{base.suffix or base.name}`")
+                    self.problem(sub, f"`{cut(value, 120)}`: a {self.service} fixture must be one of{exts}, not `{base.suffix or base.name}`")
                     return []
                 return [(base, base.name)]
         except _TooMany:
             self.too_many(sub, value)
             return []
         except OSError as exc:  # a name too long, a loop of symlinks, no permission
-            self.problem(sub, f"cannot read `{value}`: {exc.strerror or exc}")
+            self.problem(sub, f"cannot read {self.shown(value)}: {exc.strerror or exc}")
             return []
-        self.problem(sub, f"fixture not found: {value}", f"paths are relative to {self.root}")
+        self.problem(sub, f"fixture not found: {cut(value, 200)}", f"paths are relative to {self.root}")
         return []
 
     def _glob(self, value, raw, base: Path, sub, extensions, what, exts):
@@ -170,7 +170,7 @@ class SpecContext:
             self.outside(sub, value)
             return []
         if not files:
-            self.problem(sub, f"`{value}` matches no {what} files{exts}", f"paths are relative to {self.rel(self.root) or '.'}/ (the manifest's directory)")
+            self.problem(sub, f"`{cut(value, 120)}` matches no {what} files{exts}", f"paths are relative to {self.rel(self.root) or '.'}/ (the manifest's directory)")
         return files
 
     def _scan(self, count: int = 1) -> None:

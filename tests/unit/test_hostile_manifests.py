@@ -54,6 +54,9 @@ def test_non_utf8_names_the_line(tmp_path):
     ("[a]: 1\n" + REDIS, 1, "a key must be a plain name or value, not a list"),
     ("project: !!int x\n" + REDIS, 1, "cannot read 'x' as int"),
     (REDIS + "x: 2001-13-45\n", 3, "cannot read '2001-13-45' as timestamp"),
+    (REDIS + "x: !!bool maybe\n", 3, "cannot read 'maybe' as bool"),
+    (REDIS + "x: !!timestamp soon\n", 3, "cannot read 'soon' as timestamp"),
+    (REDIS + "x: 1" + "0" * 5000 + "\n", 3, "cannot read '1000"),
     (REDIS + "x: " + "[" * 600 + "]" * 600 + "\n", 3, "nested deeper than 100 levels"),
     (REDIS + "x: [unclosed\n", 4, "invalid YAML"),
 ])
