@@ -16,16 +16,15 @@ from __future__ import annotations
 
 import mimetypes
 import os
-import re
 import shutil
 import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-from devstack.seed.base import Fixture, SeedError, Seeder, SpecContext, short_error
+from devstack.seed.base import SeedError, Seeder, short_error
+from devstack.seed.specs import S3Spec
 from devstack.services.minio import bucket_names, public_buckets, public_read_policy
 
-BUCKET_RE = re.compile(r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$")
 WORKERS = 8
 EXTRA_TYPES = {".webp": "image/webp", ".avif": "image/avif", ".md": "text/markdown", ".vtt": "text/vtt",
                ".mjs": "text/javascript", ".woff2": "font/woff2", ".yaml": "application/yaml", ".yml": "application/yaml"}
@@ -42,35 +41,8 @@ def content_type(name: str) -> str:
     return guessed or "application/octet-stream"
 
 
-class S3Seeder(Seeder):
+class S3Seeder(S3Spec, Seeder):
     kind = "minio"
-
-    @classmethod
-    def parse(cls, ctx: SpecContext, raw, svc) -> list[Fixture]:
-        if raw is None:
-            return []
-        if not isinstance(raw, dict):
-            ctx.problem((), f"expected a mapping of bucket -> directory, got {type(raw).__name__}", "e.g. seed: {avatars: seed/s3/avatars/}")
-            return []
-        fixtures = []
-        for bucket, source in raw.items():
-            if not isinstance(bucket, str) or not BUCKET_RE.match(bucket):
-                ctx.problem((bucket,), f"invalid bucket name {bucket!r}", "3-63 lower-case letters, digits, `.` or `-`")
-                continue
-            sources = source if isinstance(source, list) else [source]
-            seen: dict[str, str] = {}
-            for i, item in enumerate(sources):
-                sub = (bucket, i) if isinstance(source, list) else (bucket,)
-                for path, key in ctx.expand(item, sub, None, "object"):
-                    if key in seen and seen[key] != ctx.rel(path):
-                        ctx.problem(sub, f"object key `{key}` comes from both {seen[key]} and {ctx.rel(path)}")
-                    seen[key] = ctx.rel(path)
-                    fixtures.append(Fixture(path, ctx.rel(path), {"bucket": bucket, "key": key}))
-        return fixtures
-
-    @classmethod
-    def wanted(cls, svc, fixtures):
-        return bool(fixtures) or bool(svc.options.get("buckets"))
 
     def buckets(self, fixtures) -> list[str]:
         names = bucket_names(self.svc.options.get("buckets") or [])
