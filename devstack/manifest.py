@@ -59,6 +59,7 @@ class Manifest:
     secrets: dict[str, SecretSpec] = field(default_factory=dict)
     tools: dict[str, str] = field(default_factory=dict)
     lines: yamlpos.Located | None = None
+    state: Path | None = None  # another stack of this manifest (a test session's): its own state dir
 
     @property
     def root(self) -> Path:
@@ -66,7 +67,7 @@ class Manifest:
 
     @property
     def state_dir(self) -> Path:
-        return self.root / ".devstack"
+        return self.state or self.root / ".devstack"
 
     def line(self, *path) -> int | None:
         return self.lines.line(tuple(path)) if self.lines else None

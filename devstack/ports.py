@@ -64,7 +64,10 @@ class PortBook:
 
     def __init__(self, state_dir: Path, root: Path, persist: bool = True):
         self.path = state_dir / "ports.json"
-        self.root = str(root)
+        # Who holds ports in the registry: the project root for its own stack,
+        # the state dir for another stack of it (a test session's), so the two
+        # never share a port, and a session's entries go when its dir does.
+        self.root = str(root) if Path(state_dir) == Path(root) / ".devstack" else str(state_dir)
         self.persist = persist
         self.local: dict[str, int] = _read_json(self.path)
         self.registry_path = home() / "ports.json"
