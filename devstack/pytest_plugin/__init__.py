@@ -42,6 +42,7 @@ def pytest_addoption(parser):
 def pytest_configure(config):
     from devstack.pytest_plugin.run import Run, WORKER_KEY  # noqa: F401
 
+    options.value(config, "devstack_runtime")  # a wrong ini value fails here, once, not in every test
     config.stash[RUN_KEY] = Run(config)
     config.addinivalue_line("markers", "devstack_bucket(name): the seeded bucket devstack_bucket copies (default: the first)")
 
