@@ -67,7 +67,8 @@ class PortBook:
         # Who holds ports in the registry: the project root for its own stack,
         # the state dir for another stack of it (a test session's), so the two
         # never share a port, and a session's entries go when its dir does.
-        self.root = str(root) if Path(state_dir) == Path(root) / ".devstack" else str(state_dir)
+        self.isolated = Path(state_dir) != Path(root) / ".devstack"
+        self.root = str(state_dir) if self.isolated else str(root)
         self.persist = persist
         self.local: dict[str, int] = _read_json(self.path)
         self.registry_path = home() / "ports.json"
@@ -136,7 +137,9 @@ class PortBook:
             else:
                 owner = others.get(min(clash))
                 holder = f"the devstack project in {owner['root']}" if owner else "another service of this project"
-        candidates = [well_known] if well_known else []
+        # A test session's stack leaves the well-known ports (5432, 9000...) to
+        # developers' stacks, and meets fewer other programs that want them.
+        candidates = [well_known] if well_known and not self.isolated else []
         span = SCAN_END - SCAN_START
         offset = int(hashlib.sha256(f"{self.root}:{key}".encode()).hexdigest(), 16) % span
         candidates += [SCAN_START + (offset + i) % span for i in range(0, span, max(count, 1))]

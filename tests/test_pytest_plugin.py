@@ -77,7 +77,20 @@ def session_leftovers(root: Path) -> list[str]:
                 found.append(f"PID {proc.info['pid']}: {text.strip()[:160]}")
     if Path(runs).is_dir():
         found += [f"dir {p}" for p in Path(runs).iterdir()]
+    if shutil.which("docker"):
+        names = subprocess.run(["docker", "ps", "-a", "--filter", "label=dev.devstack.session", "--format", "{{.Names}}"],
+                               capture_output=True, text=True).stdout.split()
+        found += [f"container {n}" for n in names if n.startswith(f"devstack-{_project(root)}-test-")]
     return found
+
+
+def _project(root: Path) -> str:
+    import yaml
+
+    try:
+        return yaml.safe_load((root / "devstack.yaml").read_text()).get("project") or root.name
+    except OSError:
+        return root.name
 
 
 def registry_owners() -> set[str]:
@@ -148,7 +161,7 @@ def test_a_run_beside_the_developers_stack_leaves_it_untouched_and_two_runs_coex
         runs = [subprocess.Popen(command, cwd=pytester.path, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
                 for _ in range(2)]
         outputs = [run.communicate(timeout=900)[0] for run in runs]
-        for run, output in zip(runs, outputs):
+        for run, output in zip(runs, outputs, strict=True):
             assert run.returncode == 0, output[-3000:]
             assert f"{EXAMPLE_TESTS} passed" in output
         assert (pytester.path / ".env").read_text() == dev_env

@@ -105,7 +105,8 @@ class SessionStack:
         from devstack.lock import project_lock
 
         private_dir(self.state_dir.parent.parent)  # .devstack/ is 0700: it holds generated passwords
-        return project_lock(self.state_dir, wait=wait, on_wait=progress, name=LOCK_FILE)
+        on_wait = (lambda _: progress("devstack: another test process is starting the test stack; waiting for it")) if progress else None
+        return project_lock(self.state_dir, wait=wait, on_wait=on_wait, name=LOCK_FILE)
 
     # -- up ----------------------------------------------------------------------------
     def acquire(self, progress):

@@ -100,9 +100,7 @@ def up(project, rt, progress, label: tuple[str, str]):
 
         wait_all(services, plan, progress, timeout=READY_TIMEOUT, alive_checks={s.name: _alive(started[s.name]) for s in services})
         if any(s.mode == "stub" for s in plan.services.values()):
-            from devstack.runtime.native import NativeRuntime
-
-            NativeRuntime(stubs_only=True).up(plan, progress)
+            _up_stubs(project, rt, plan, ports, progress)
         render.write_env(plan)
         seed_stack(plan, progress, first_start_only=True, jobs=jobs)
     except BaseException:
@@ -111,6 +109,28 @@ def up(project, rt, progress, label: tuple[str, str]):
         raise
     ids = [c.get_container_id() for c in started.values()]
     return plan, ports, ids
+
+
+def _up_stubs(project, rt, plan, ports: dict, progress) -> None:
+    """devstack's stand-ins, as host processes (as `devstack up` runs them beside containers)."""
+    from devstack.runtime.native import NativeRuntime
+    from devstack.session import apply_ports
+
+    stubs = NativeRuntime(stubs_only=True)
+    try:
+        stubs.up(plan, progress)
+    except ServiceFailed as exc:
+        if not exc.port_taken_by_race:
+            raise
+        # Another program bound a port we had just found free: plan again (that port is
+        # now seen as taken, so it moves) and start once more, as `devstack up` does.
+        progress(f"  {exc.port_taken_by_race}: another program took its port while it started; picking another")
+        names = {s.name for s in plan.services.values() if s.mode == "stub"}
+        fresh = project.plan(host=rt.public_host(), recheck_ports=names)
+        for name in names:
+            plan.services[name].ports = fresh.services[name].ports
+        apply_ports(plan, project.manifest, ports)
+        stubs.up(plan, progress)
 
 
 def _start(svc, spec: dict, plan, label: tuple[str, str], client_kwargs: dict):
@@ -125,7 +145,7 @@ def _start(svc, spec: dict, plan, label: tuple[str, str], client_kwargs: dict):
         mapping = _parse_port(entry)
         container_port, host_port, proto, ip = mapping
         if host_port:  # a server that announces its port (TURN relays): the same port inside and out
-            for inner, outer in zip(_port_range(container_port), _port_range(host_port)):
+            for inner, outer in zip(_port_range(container_port), _port_range(host_port), strict=True):
                 container.ports[f"{inner}/{proto}"] = (ip, outer)
         else:
             container.ports[f"{container_port}/{proto}"] = (ip, None)  # docker picks a free one
