@@ -125,7 +125,7 @@ class SessionStack:
             base = {"spec": asdict(self.spec), "name": self.name, "watcher": watcher}
             self._write_state({"status": "starting", **base})
             try:
-                state = {**base, **self._up(progress)}
+                state = {**base, **self._up(progress, base)}
             except BaseException as exc:
                 failed = {**base, "status": "failed", "error": getattr(exc, "message", None) or str(exc) or type(exc).__name__,
                           "hint": getattr(exc, "hint", None)}
@@ -134,8 +134,9 @@ class SessionStack:
             self._write_state(state)
             return self._plan(state)
 
-    def _up(self, progress) -> dict:
+    def _up(self, progress, base: dict) -> dict:
         runtime = self.project.select_runtime()
+        self._write_state({"status": "starting", **base, "runtime": runtime.name})  # what the watcher cleans up
         if runtime.name == "docker":
             from devstack.session import containers
 
@@ -160,7 +161,7 @@ class SessionStack:
             return
         with self._lock(wait=60.0):
             state = self.read_state()
-            if state.get("runtime") == "docker" or state.get("containers"):
+            if state.get("runtime") != "native":  # docker, or not known yet (it failed or died while starting)
                 from devstack.session import containers
 
                 containers.remove(LABEL, self.name, context=self.spec.context)

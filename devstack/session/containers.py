@@ -106,6 +106,7 @@ def up(project, rt, progress, label: tuple[str, str]):
     except BaseException:
         for container in started.values():
             _stop(container)
+        remove(*label, context=project.context)  # also those created but never started
         raise
     ids = [c.get_container_id() for c in started.values()]
     return plan, ports, ids
@@ -247,9 +248,13 @@ def remove(label_key: str, label_value: str, context: str | None = None) -> list
         return []
     from devstack.runtime.engine import resolve
 
-    endpoint = resolve(context)
-    kwargs = {"environment": {**os.environ, "DOCKER_HOST": endpoint.host}} if endpoint.host else {}
-    client = docker.from_env(**kwargs)
+    try:
+        endpoint = resolve(context)
+        kwargs = {"environment": {**os.environ, "DOCKER_HOST": endpoint.host}} if endpoint.host else {}
+        client = docker.from_env(timeout=10, **kwargs)
+        client.ping()
+    except Exception:  # noqa: BLE001 - no engine answers: it runs no container of ours
+        return []
     try:
         names = []
         for container in client.containers.list(all=True, filters={"label": f"{label_key}={label_value}"}):
