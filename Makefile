@@ -50,3 +50,4 @@ bench: install
 	$(PYTHON) bench/seed_redis.py
 	$(PYTHON) bench/seed_reset.py
 	$(PYTHON) bench/docker_up.py
+	$(PYTHON) bench/pytest_overhead.py
