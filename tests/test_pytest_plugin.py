@@ -63,18 +63,17 @@ def copy_example(target: Path) -> Path:
 
 
 def session_leftovers(root: Path) -> list[str]:
-    """Processes of a test stack of the project in `root` (their argv or cwd is in its
-    .devstack/test-runs/ or a session's data dir), and session dirs still there."""
+    """What is left of the test stacks of the project in `root`: processes whose argv or cwd
+    is in its .devstack/test-runs/ or in a session's data dir, session dirs, containers."""
     runs = str(root / ".devstack" / "test-runs")
+    data = f"/var/lib/devstack/{_project(root)}-test-"
     found = []
-    for proc in psutil.process_iter(["pid", "cmdline", "cwd"]):
-        try:
-            text = " ".join(proc.info["cmdline"] or []) + " " + (proc.info["cwd"] or "")
-        except psutil.Error:
-            continue
-        if runs in text or "-test-" in text and "/var/lib/devstack/" in text and root.name in text:
-            if "devstack.session.watcher" not in text or proc.status() != psutil.STATUS_ZOMBIE:
-                found.append(f"PID {proc.info['pid']}: {text.strip()[:160]}")
+    for proc in psutil.process_iter(["pid", "cmdline", "cwd", "status"]):
+        if proc.info["status"] == psutil.STATUS_ZOMBIE:
+            continue  # exited, not yet reaped by its parent
+        text = " ".join(proc.info["cmdline"] or []) + " " + (proc.info["cwd"] or "")
+        if runs in text or data in text:
+            found.append(f"PID {proc.info['pid']}: {text.strip()[:160]}")
     if Path(runs).is_dir():
         found += [f"dir {p}" for p in Path(runs).iterdir()]
     if shutil.which("docker"):
