@@ -25,6 +25,13 @@ class UserError(Exception):
         return text
 
 
+class NotReady(Exception):
+    """A readiness probe failed this time; the message says what was seen.
+
+    Here, at the bottom, because the catalog's ready() raises it and the
+    runtimes wait on it: neither has to import the other for it."""
+
+
 @dataclass
 class Problem:
     """One validation problem, located in the manifest."""

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import shutil
 import time
 from dataclasses import dataclass
 
-from devstack.errors import ServiceFailed
+from devstack.errors import ManifestError, ServiceFailed
 from devstack.project import Project
 
 
@@ -61,6 +62,8 @@ def _plan_for_up(app: Project, rt, to_start: set[str], seed: bool, progress):
     from devstack import render
 
     plan = app.plan(recheck_ports=to_start, host=rt.public_host())
+    if plan.pinned_taken:
+        raise pinned_ports_taken(app.manifest, plan.pinned_taken, rt)
     jobs = None
     if seed:
         from devstack.seed import prepare
@@ -68,7 +71,7 @@ def _plan_for_up(app: Project, rt, to_start: set[str], seed: bool, progress):
         jobs = prepare(plan, lines=app.manifest.lines)  # a `seed:` mistake fails before anything starts
     render.write_env(plan)  # the app can start even if a fixture fails later
     for move in plan.port_moves:
-        progress(port_move_line(move, plan))
+        progress(port_move_line(move, plan, rt))
     return plan, jobs
 
 
@@ -83,12 +86,33 @@ def down(app: Project, progress, volumes: bool = False) -> None:
         rt.down(plan, volumes, progress)
         if volumes:
             PortBook(plan.state_dir, plan.root).release()
+            # The seed records describe data that is gone now: the next `up` seeds afresh.
+            shutil.rmtree(plan.state_dir / "seed", ignore_errors=True)
 
 
-def port_move_line(move, plan) -> str:
+def port_move_line(move, plan, rt) -> str:
     from devstack.render import relative_to_root
 
     name, option = move.key.split(".", 1)
     what = "port" if option == "port" else option
-    return (f"  {name}: {what} {move.old} is held by {move.holder}; moved to {move.new} "
+    holder = move.owner or rt.port_holder(move.old, move.protocol)
+    return (f"  {name}: {what} {move.old} is held by {holder}; moved to {move.new} "
             f"(rewrote {relative_to_root(plan.env_file, plan.root)})")
+
+
+def pinned_ports_taken(manifest, taken: list[tuple[str, int]], rt) -> ManifestError:
+    """Every `port:` of the manifest another program holds, in one error, before anything starts."""
+    from devstack.errors import Problem
+    from devstack.services import catalog
+
+    problems = []
+    for key, port in taken:
+        name, option = key.split(".", 1)
+        protocol = catalog.get(manifest.services[name].kind).ports[option].protocol
+        problems.append(Problem(f"port {port} is held by {rt.port_holder(port, protocol)}", f"services.{name}.{option}",
+                                manifest.line("services", name, option)))
+    count = len(problems)
+    return ManifestError(str(manifest.path), problems,
+                         fix=f"stop {'that program' if count == 1 else 'those programs'}, or change `port:` in the manifest "
+                             "(or remove it: devstack then picks a free port and keeps it)",
+                         summary=f"{count} port{'s' if count > 1 else ''} set in the manifest {'are' if count > 1 else 'is'} taken")

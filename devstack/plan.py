@@ -66,6 +66,20 @@ class StackPlan:
     secrets: dict[str, Any]
     tools: dict[str, str]
     port_moves: list = field(default_factory=list)  # ports.PortMove: kept ports taken meanwhile, moved
+    pinned_taken: list = field(default_factory=list)  # (service.option, port): ports the manifest sets, held by another program
+    manifest: Manifest | None = field(default=None, repr=False)
+
+    def env_with(self, service: str, **options) -> dict[str, str]:
+        """The app's env as it would be with some options of one service changed
+        (e.g. a seed migrating a database built beside the app's one)."""
+        import dataclasses
+
+        svc = self.services[service]
+        variant = dataclasses.replace(self, services=dict(self.services))
+        changed = dataclasses.replace(svc, options={**svc.options, **options})
+        changed.outputs = service_outputs(changed, variant)
+        variant.services[service] = changed
+        return build_env(self.manifest, variant) if self.manifest else dict(self.env)
 
     @property
     def compose_project(self) -> str:
@@ -113,8 +127,6 @@ def _build(manifest: Manifest, host: str, recheck_ports: set[str] | None, persis
                 port_requests.append((f"{name}.{pname}", well_known, port.count, port.protocol, options.get(pname)))
     book = PortBook(state, manifest.root, persist=persist)
     assigned = book.assign(port_requests, recheck_ports)
-    if book.pinned_taken:
-        raise pinned_ports_taken(manifest, book.pinned_taken)
     for key, port in assigned.items():
         name, pname = key.split(".", 1)
         services[name].ports[pname] = port
@@ -133,6 +145,8 @@ def _build(manifest: Manifest, host: str, recheck_ports: set[str] | None, persis
         secrets=secrets,
         tools=manifest.tools,
         port_moves=book.moved,
+        pinned_taken=book.pinned_taken,
+        manifest=manifest,
     )
     for svc in services.values():
         svc.outputs = service_outputs(svc, plan)
@@ -179,19 +193,3 @@ def is_primary(svc: ServicePlan, plan: StackPlan) -> bool:
     named = [s for s in same if s.name == s.kind.name]
     return svc is (named[0] if named else same[0])
 
-
-def pinned_ports_taken(manifest: Manifest, taken: list[tuple[str, int]]) -> ManifestError:
-    """Every `port:` of the manifest another program holds, in one error, before anything starts."""
-    from devstack.ports import port_holder
-
-    problems = []
-    for key, port in taken:
-        name, option = key.split(".", 1)
-        protocol = catalog.get(manifest.services[name].kind).ports[option].protocol
-        problems.append(Problem(f"port {port} is held by {port_holder(port, protocol)}", f"services.{name}.{option}",
-                                manifest.line("services", name, option)))
-    count = len(problems)
-    return ManifestError(str(manifest.path), problems,
-                         fix=f"stop {'that program' if count == 1 else 'those programs'}, or change `port:` in the manifest "
-                             "(or remove it: devstack then picks a free port and keeps it)",
-                         summary=f"{count} port{'s' if count > 1 else ''} set in the manifest {'are' if count > 1 else 'is'} taken")

@@ -55,7 +55,8 @@ class PortMove:
     key: str  # <service>.<port option>
     old: int
     new: int
-    holder: str  # who holds the old one, for the user
+    protocol: str = "tcp"
+    owner: str = ""  # another devstack project that holds the old one; "" means another program (the runtime says which)
 
 
 class PortBook:
@@ -127,16 +128,15 @@ class PortBook:
 
     def _choose(self, key, well_known, count, protocol, avoid, recheck, others) -> int:
         kept = self.local.get(key)
-        holder = ""
+        owner = ""
         if kept:
             clash = set(range(kept, kept + count)) & avoid
             if not clash:
                 if not _rechecked(key, recheck) or range_free(kept, count, protocol):
                     return kept
-                holder = port_holder(kept, protocol)
             else:
-                owner = others.get(min(clash))
-                holder = f"the devstack project in {owner['root']}" if owner else "another service of this project"
+                holder = others.get(min(clash))
+                owner = f"the devstack project in {holder['root']}" if holder else "another service of this project"
         # A test session's stack leaves the well-known ports (5432, 9000...) to
         # developers' stacks, and meets fewer other programs that want them.
         candidates = [well_known] if well_known and not self.isolated else []
@@ -149,7 +149,7 @@ class PortBook:
                 continue
             if range_free(start, count, protocol):
                 if kept:
-                    self.moved.append(PortMove(key, kept, start, holder))
+                    self.moved.append(PortMove(key, kept, start, protocol, owner))
                 return start
         raise RuntimeError("no free port found")  # practically unreachable
 
@@ -181,7 +181,8 @@ def _live_projects(registry: dict) -> dict:
 
 
 def port_holder(port: int, protocol: str = "tcp") -> str:
-    """Who listens on a port: 'PID 123 (redis-server *:6379)', as far as this user can see."""
+    """Which process listens on a port of this machine: 'PID 123 (redis-server *:6379)',
+    as far as this user can see (runtimes add what they know, e.g. containers)."""
     try:
         import psutil
     except ImportError:  # pragma: no cover - a dependency; kept soft for odd installs

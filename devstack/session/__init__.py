@@ -151,6 +151,8 @@ class SessionStack:
         """The plan the stack was started with (docker: with the host ports testcontainers picked)."""
         plan = self.project.plan(host=state.get("host"), persist=False)
         if state.get("ports"):
+            from devstack.session.containers import apply_ports
+
             apply_ports(plan, self.project.manifest, state["ports"])
         return plan
 
@@ -192,9 +194,10 @@ class SessionStack:
     def _remove_data(self) -> None:
         """The session's data outside its state dir (native postgres as root: /var/lib/devstack/<key>/)."""
         from devstack.runtime import process
+        from devstack.runtime.host import project_key
 
         base = Path(os.environ.get(process.DATA_ROOT_ENV) or process.DEFAULT_DATA_ROOT)
-        key = process.project_key(_Identity(self.name, self.project.manifest.root))
+        key = project_key(_Identity(self.name, self.project.manifest.root))
         if (base / key).is_dir():
             process.remove_tree(base / key)
 
@@ -213,7 +216,7 @@ class SessionStack:
 
 @dataclass
 class _Identity:
-    """What process.project_key reads of a plan."""
+    """What runtime.host.project_key reads of a plan."""
 
     project: str
     root: Path
@@ -225,30 +228,18 @@ def _masked(url: str) -> str:
     return re.sub(r"//([^:/@]*):[^@/]*@", r"//\1:***@", str(url))
 
 
-def apply_ports(plan, manifest, ports: dict) -> None:
-    """Put the host ports a runtime chose (testcontainers' random ones) into the plan, and
-    derive its outputs and env again from them."""
-    from devstack.plan import build_env, service_outputs
-
-    for name, mapping in ports.items():
-        plan.services[name].ports.update({k: int(v) for k, v in mapping.items()})
-    for svc in plan.services.values():
-        svc.outputs = service_outputs(svc, plan)
-    plan.env = build_env(manifest, plan)
-
-
 # -- the watcher ---------------------------------------------------------------------------
 def start_watcher(state_dir: Path, owner_pid: int) -> int:
     """Start the watcher of `owner_pid` (in a session of its own, so a signal to
     pytest's process group does not reach it); returns its PID."""
-    from devstack.runtime import process
+    from devstack.services.spec import python_env
 
     log = open(state_dir / WATCHER_LOG, "ab")
     try:
         child = subprocess.Popen(
             [sys.executable, "-m", "devstack.session.watcher", str(state_dir), str(owner_pid), str(process_start_time(owner_pid))],
             stdin=subprocess.DEVNULL, stdout=log, stderr=log, start_new_session=True, close_fds=True,
-            env={**os.environ, **process.python_env()})
+            env={**os.environ, **python_env()})
     finally:
         log.close()
     _watchers.append(child)  # a live Popen must not be collected (ResourceWarning); the owner stops it

@@ -69,8 +69,6 @@ def _image_present(image: str, client_kwargs: dict) -> bool:
 def up(project, rt, progress, label: tuple[str, str]):
     """Start the session's services -> (plan, {service: {port option: host port}}, container ids)."""
     from devstack import render
-    from devstack.session import apply_ports
-
     client_kwargs = configure(rt)
     plan = project.plan(host=rt.public_host())
     from devstack.seed import prepare, seed_stack
@@ -112,11 +110,21 @@ def up(project, rt, progress, label: tuple[str, str]):
     return plan, ports, ids
 
 
+def apply_ports(plan, manifest, ports: dict) -> None:
+    """Put the host ports a runtime chose (testcontainers' random ones) into the plan, and
+    derive its outputs and env again from them."""
+    from devstack.plan import build_env, service_outputs
+
+    for name, mapping in ports.items():
+        plan.services[name].ports.update({k: int(v) for k, v in mapping.items()})
+    for svc in plan.services.values():
+        svc.outputs = service_outputs(svc, plan)
+    plan.env = build_env(manifest, plan)
+
+
 def _up_stubs(project, rt, plan, ports: dict, progress) -> None:
     """devstack's stand-ins, as host processes (as `devstack up` runs them beside containers)."""
     from devstack.runtime.native import NativeRuntime
-    from devstack.session import apply_ports
-
     stubs = NativeRuntime(stubs_only=True)
     try:
         stubs.up(plan, progress)

@@ -99,12 +99,13 @@ def listing(*roots: Path) -> set[str]:
     return found
 
 
-def test_status_on_a_never_started_project_writes_nothing(native_stack, devstack_home):
+def test_status_on_a_never_started_project_writes_nothing(native_stack, devstack_home, tmp_path):
     stack = native_stack("project: untouched\nservices:\n  db: {kind: postgres}\n  cache: {kind: redis}\n  flags: {mode: stub}\n")
-    data_root = Path(os.environ.get("DEVSTACK_DATA_ROOT") or "/var/lib/devstack")
+    data_root = tmp_path / "data-root"  # its own: other stacks on this machine write to the shared one
+    data_root.mkdir()
     before = listing(stack.root, data_root, devstack_home)
     for args in (("status",), ("status", "--json"), ("logs", "cache")):
-        stack.cli(*args, check=False)
+        stack.cli(*args, check=False, env={"DEVSTACK_DATA_ROOT": str(data_root)})
     assert listing(stack.root, data_root, devstack_home) == before
 
 

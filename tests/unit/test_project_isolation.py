@@ -7,7 +7,7 @@ import os
 from pathlib import Path
 
 from devstack.project import Project
-from devstack.runtime import process
+from devstack.runtime.host import project_key
 
 MANIFEST = """\
 project: shop
@@ -37,7 +37,7 @@ def test_an_isolated_project_shares_nothing_with_the_developers_stack(tmp_path):
     registry = json.loads((Path(os.environ["DEVSTACK_HOME"]) / "ports.json").read_text())
     assert {owner["root"] for owner in registry.values()} == {str(tmp_path), str(runs / "1"), str(runs / "2")}
     # Native data outside the project (as root) lives under a key of its own.
-    assert len({process.project_key(p) for p in (dev, first, second)}) == 3
+    assert len({project_key(p) for p in (dev, first, second)}) == 3
 
 
 def test_the_developers_stack_keeps_its_ports_when_a_session_plans_first(tmp_path):
