@@ -82,3 +82,4 @@ bench: install
 	$(VPY) bench/seed_redis.py
 	$(VPY) bench/seed_reset.py
 	$(VPY) bench/docker_up.py
+	$(VPY) bench/pytest_overhead.py

@@ -70,6 +70,7 @@ class Manifest:
     # Services with a problem reported already (those too broken to use are not
     # in `services`): expressions that name them are not reported again.
     flawed: set[str] = field(default_factory=set)
+    state: Path | None = None  # another stack of this manifest (a test session's): its own state dir
 
     @property
     def root(self) -> Path:
@@ -77,7 +78,7 @@ class Manifest:
 
     @property
     def state_dir(self) -> Path:
-        return self.root / ".devstack"
+        return self.state or self.root / ".devstack"
 
     def line(self, *path) -> int | None:
         return self.lines.line(tuple(path)) if self.lines else None

@@ -66,7 +66,11 @@ class PortBook:
 
     def __init__(self, state_dir: Path, root: Path, persist: bool = True):
         self.path = state_dir / "ports.json"
-        self.root = str(root)
+        # Who holds ports in the registry: the project root for its own stack,
+        # the state dir for another stack of it (a test session's), so the two
+        # never share a port, and a session's entries go when its dir does.
+        self.isolated = Path(state_dir) != Path(root) / ".devstack"
+        self.root = str(state_dir) if self.isolated else str(root)
         self.persist = persist
         self.local: dict[str, int] = _read_json(self.path)
         self.registry_path = home() / "ports.json"
@@ -139,7 +143,10 @@ class PortBook:
         # Lazily: the first candidate is nearly always free, and a list of all
         # 12,000 cost each unsaved plan (status of a new project) ~2 ms per port.
         scan = (SCAN_START + (offset + i) % span for i in range(0, span, max(count, 1)))
-        for start in itertools.chain([well_known] if well_known else [], scan):
+        # A test session's stack leaves the well-known ports (5432, 9000...) to
+        # developers' stacks, and meets fewer other programs that want them.
+        first = [well_known] if well_known and not self.isolated else []
+        for start in itertools.chain(first, scan):
             block = set(range(start, start + count))
             if block & avoid or start + count > 65535:
                 continue

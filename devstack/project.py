@@ -7,7 +7,8 @@ Project. The CLI only parses arguments into it and shows results.
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
+from pathlib import Path
 
 
 @dataclass
@@ -15,6 +16,11 @@ class Project:
     file: str | None = None
     runtime: str | None = None  # --runtime / DEVSTACK_RUNTIME override the manifest
     context: str | None = None  # docker context
+    # An isolated stack of the same manifest (the pytest plugin's session stack):
+    # its own project name and state dir, hence its own ports, secrets, data and
+    # .env; the developer's stack of that manifest is never touched.
+    project_name: str | None = None
+    state_dir: Path | None = None
     _manifest: object = field(default=None, repr=False)
 
     @property
@@ -22,7 +28,11 @@ class Project:
         if self._manifest is None:
             from devstack import manifest
 
-            self._manifest = load_manifest(manifest.find(explicit=self.file))
+            loaded = load_manifest(manifest.find(explicit=self.file))
+            if self.state_dir is not None:
+                state = Path(self.state_dir)
+                loaded = replace(loaded, project=self.project_name or loaded.project, state=state, env_file=state / ".env")
+            self._manifest = loaded
         return self._manifest
 
     def manifest_path(self):

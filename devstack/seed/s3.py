@@ -134,6 +134,11 @@ class S3Seeder(S3Spec, Seeder):
         shutil.rmtree(target, ignore_errors=True)
         os.replace(tmp, target)
 
+    def snapshot_items(self, seeded: str, into: str) -> list[tuple[str, str, Path]]:
+        """(bucket, key, file) that put the seeded objects of bucket `seeded` into bucket `into`."""
+        root = self.snapshot_dir / seeded
+        return [(into, path.relative_to(root).as_posix(), path) for path in sorted(root.rglob("*")) if path.is_file()]
+
     def upload_all(self, s3, items) -> None:
         """items: (bucket, key, local path); uploaded in parallel with content types from the names."""
         def upload(item):
@@ -189,8 +194,7 @@ class S3Seeder(S3Spec, Seeder):
         for bucket in record["buckets"]:
             self.ensure_bucket(s3, bucket)
             self.empty(s3, bucket)
-            root = snapshot / bucket
-            items += [(bucket, path.relative_to(root).as_posix(), path) for path in sorted(root.rglob("*")) if path.is_file()]
+            items += self.snapshot_items(bucket, bucket)
         self.upload_all(s3, items)
         self.say(f"reset to the seeded state ({len(items)} objects) in {time.monotonic() - t0:.2f}s")
         return True

@@ -173,7 +173,7 @@ def build_app(api_key: str | None, smtp_host: str, smtp_port: int, smtp_login: t
     async def healthz(request):
         return web.Response(text="ok")
 
-    app = web.Application()
+    app = _serve.RequestLog().install(web.Application())
     app.router.add_get("/healthz", healthz)
     app.router.add_post("/v3/mail/send", endpoint(from_sendgrid, _sendgrid_error, sendgrid_ok))
     app.router.add_post("/emails", endpoint(from_resend, _resend_error, resend_ok))
