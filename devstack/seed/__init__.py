@@ -23,6 +23,9 @@ SEEDERS = {
     "redis": "devstack.seed.redis",
     "minio": "devstack.seed.s3",
     "stripe": "devstack.seed.stripe",
+    "mariadb": "devstack.seed.mariadb",
+    "mysql": "devstack.seed.mariadb",
+    "rabbitmq": "devstack.seed.rabbitmq",
 }
 NO_RESET_SNAPSHOT = {"stripe": "Stripe has no snapshot: fixtures re-applied"}
 

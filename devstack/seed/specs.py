@@ -34,6 +34,28 @@ class PostgresSpec(FixtureSpec):
         return bool(fixtures) or bool(svc.options.get("migrate"))
 
 
+MYSQL_TABLE_RE = re.compile(r"^[A-Za-z_][\w$]{0,63}$")
+
+
+class MariadbSpec(PostgresSpec):
+    """The same entries as postgres: .sql files, .csv/.tsv with an optional `table:`
+    (a plain name: fixtures load into the service's database, never another)."""
+
+    @classmethod
+    def check_entry(cls, ctx: SpecContext, fx: Fixture, sub: tuple) -> None:
+        table = fx.options.get("table")
+        if table is None:
+            return
+        if fx.suffix == ".sql":
+            ctx.problem(sub + ("table",), "`table:` goes with a .csv or .tsv file, not .sql")
+        elif not isinstance(table, str) or not MYSQL_TABLE_RE.match(table):
+            ctx.problem(sub + ("table",), f"invalid table name {table!r}", "a name such as users (no database prefix)")
+
+
+class RabbitmqSpec(FixtureSpec):
+    extensions = (".yaml", ".yml", ".json")
+
+
 class RedisSpec(FixtureSpec):
     extensions = (".yaml", ".yml", ".json")
 
@@ -72,4 +94,5 @@ class S3Spec(FixtureSpec):
 
 
 # kind -> its spec; a kind with its own seeder (`seeder = "pkg.module"`) is checked by that class.
-SPECS: dict[str, type[FixtureSpec]] = {"postgres": PostgresSpec, "redis": RedisSpec, "minio": S3Spec, "stripe": StripeSpec}
+SPECS: dict[str, type[FixtureSpec]] = {"postgres": PostgresSpec, "redis": RedisSpec, "minio": S3Spec, "stripe": StripeSpec,
+                                       "mariadb": MariadbSpec, "mysql": MariadbSpec, "rabbitmq": RabbitmqSpec}
