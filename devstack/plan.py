@@ -169,14 +169,19 @@ def build_env(manifest: Manifest, plan: StackPlan) -> dict[str, str]:
 
     env: dict[str, str] = {}
     problems: list[Problem] = []
+    claimed: set[str] = set()
     if manifest.env_defaults:
         for svc in plan.services.values():
             if svc.mode == "off":
                 continue
             prefix = "" if is_primary(svc, plan) else svc.name.upper() + "_"
             for var, expr in svc.kind.default_env.items():
+                # Two kinds with one name (postgres and mariadb: DATABASE_URL): the first
+                # service keeps it, the next one's is prefixed, never silently replaced.
+                name = prefix + var if prefix + var not in claimed else svc.name.upper() + "_" + var
+                claimed.add(name)
                 try:
-                    env[prefix + var] = expressions.render(expr, svc.outputs)
+                    env[name] = expressions.render(expr, svc.outputs)
                 except expressions.ExpressionError:
                     continue  # e.g. an external URL that carries no user: nothing to export
     context = expressions.context(plan)
