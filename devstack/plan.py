@@ -175,13 +175,14 @@ def build_env(manifest: Manifest, plan: StackPlan) -> dict[str, str]:
             if svc.mode == "off":
                 continue
             prefix = "" if is_primary(svc, plan) else svc.name.upper() + "_"
+            # Two kinds with one name (postgres and mariadb: DATABASE_URL): the first
+            # service keeps its names, the next one gets all of its own prefixed.
+            if not prefix and claimed.intersection(svc.kind.default_env):
+                prefix = svc.name.upper() + "_"
+            claimed.update(prefix + var for var in svc.kind.default_env)
             for var, expr in svc.kind.default_env.items():
-                # Two kinds with one name (postgres and mariadb: DATABASE_URL): the first
-                # service keeps it, the next one's is prefixed, never silently replaced.
-                name = prefix + var if prefix + var not in claimed else svc.name.upper() + "_" + var
-                claimed.add(name)
                 try:
-                    env[name] = expressions.render(expr, svc.outputs)
+                    env[prefix + var] = expressions.render(expr, svc.outputs)
                 except expressions.ExpressionError:
                     continue  # e.g. an external URL that carries no user: nothing to export
     context = expressions.context(plan)

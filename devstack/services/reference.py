@@ -12,7 +12,8 @@ from devstack.services import catalog
 from devstack.services.base import COMMON_OUTPUTS, Kind, Option
 
 SECOND_INSTANCE = ("A second instance of a kind gets these names prefixed with its service name "
-                   "(`ANALYTICS_DB_DATABASE_URL`); `env: {defaults: false}` drops them.")
+                   "(`ANALYTICS_DB_DATABASE_URL`), and so does a service whose names an earlier service of "
+                   "another kind took (postgres and mariadb both offer DATABASE_URL); `env: {defaults: false}` drops them.")
 
 
 def type_name(option: Option) -> str:

@@ -38,7 +38,7 @@ def test_env_matches_golden(golden_plan):
 
 def test_compose_facts_the_images_need(golden_plan):
     services = render.compose_dict(golden_plan)["services"]
-    assert set(services) == {"db", "cache", "s3", "mail", "stripe", "turn", "sfu"}  # stubs and off run no container
+    assert set(services) == {"db", "cache", "s3", "mail", "stripe", "turn", "sfu", "maria", "legacy", "mq", "memo", "bus"}  # stubs and off run none
     for svc in services.values():
         for port in svc["ports"]:
             assert port.startswith("127.0.0.1:"), port
@@ -54,6 +54,11 @@ def test_compose_facts_the_images_need(golden_plan):
     assert services["sfu"]["environment"]["LIVEKIT_KEYS"] == "key1: 0123456789abcdef0123456789abcdef"
     assert ["--bind", "0.0.0.0"] == services["sfu"]["command"][1:3]
     assert "--requirepass" in services["cache"]["command"]
+    assert services["maria"]["environment"]["MARIADB_ROOT_PASSWORD"] == "mroot1"
+    assert services["legacy"]["image"] == "mysql:8.4" and services["legacy"]["environment"]["MYSQL_DATABASE"] == "golden"
+    assert services["mq"]["image"].endswith("-management") and services["mq"]["hostname"] == "rabbitmq"
+    assert "natstoken1234" not in " ".join(services["bus"]["command"])  # from the env, into a config file
+    assert services["bus"]["environment"]["NATS_TOKEN"] == "natstoken1234"
 
 
 def test_dollar_signs_survive_compose_interpolation(golden_plan):
