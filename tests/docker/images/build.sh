@@ -5,6 +5,13 @@
 #   devstack-test/postgres:15      Debian postgresql-15 + official-style entrypoint
 #   devstack-test/redis:7          Debian redis-server/redis-tools + official-style entrypoint
 #   devstack-test/mailpit:latest   python3 standard-library stand-in (mailpit/standin.py)
+#   devstack-test/mariadb:11.4     Debian mariadb-server + official-style entrypoint/healthcheck.sh
+#   devstack-test/rabbitmq:4.1-management  Debian rabbitmq-server, management plugin on
+#   devstack-test/memcached:1.6    Debian memcached
+#   devstack-test/nats:2.10        Debian nats-server + wget
+#
+# The last four add their package in their own Dockerfile (apt inside the build), so the
+# shared rootfs recipe (and its cache) stays the same.
 #
 # One debootstrap rootfs (minbase + every package the three images need) is cached
 # OUTSIDE the clone as ${DEVSTACK_CACHE:-/var/cache/devstack-ci}/rootfs-<sha256>.tar,
@@ -146,9 +153,14 @@ build_image() {
 build_image devstack-test/postgres:15 postgres
 build_image devstack-test/redis:7 redis
 build_image devstack-test/mailpit:latest mailpit
+build_image devstack-test/mariadb:11.4 mariadb
+build_image devstack-test/rabbitmq:4.1-management rabbitmq
+build_image devstack-test/memcached:1.6 memcached
+build_image devstack-test/nats:2.10 nats
 
 # Base images of older recipes, and dangling layers of replaced builds (best effort).
 docker image ls --format '{{.Repository}}:{{.Tag}}' devstack-test/base | grep -vxF "$base_tag" \
     | while read -r old; do docker rmi "$old" >/dev/null 2>&1 && log "removed old $old" || true; done || true
 docker image prune -f --filter "label=devstack.recipe" >/dev/null 2>&1 || true
-log "images ready: devstack-test/postgres:15 devstack-test/redis:7 devstack-test/mailpit:latest"
+log "images ready: devstack-test/postgres:15 devstack-test/redis:7 devstack-test/mailpit:latest" \
+    "devstack-test/mariadb:11.4 devstack-test/rabbitmq:4.1-management devstack-test/memcached:1.6 devstack-test/nats:2.10"
