@@ -143,10 +143,32 @@ class MariadbSeeder(MariadbSpec, Seeder):
         """Drop what a killed seed or reset left beside the app's database (the app's
         database itself is always whole); make sure it exists."""
         n = self.names()
+        self.end_killed_seeds(conn)
         for leftover in ("next", "old", "snapshot_next", "snapshot_old"):
             self.drop(conn, n[leftover])
         if not self.exists(conn, self.database):
             self.query(conn, f"CREATE DATABASE {ident(self.database)}")
+
+    def end_killed_seeds(self, conn) -> None:
+        """A killed seed's statements run on in the server after their client is gone
+        (an INSERT ... SELECT into a database beside the app's): end them and wait, so
+        their databases can be dropped. The app's own sessions are never touched."""
+        aux = list(self.names().values())
+        pattern = "%" + ident(self.database).replace("\\", "\\\\").replace("_", "\\_").replace("%", "\\%")[:-1] + "\\_\\_devstack\\_%"
+        marks = ", ".join(["%s"] * len(aux))
+        query = (f"SELECT ID FROM information_schema.PROCESSLIST WHERE ID <> CONNECTION_ID() AND "
+                 f"(DB IN ({marks}) OR INFO LIKE %s)")
+        deadline = time.monotonic() + 30
+        while True:
+            found = [r[0] for r in self.query(conn, query, (*aux, pattern))]
+            if not found or time.monotonic() > deadline:
+                return
+            for pid in found:
+                try:
+                    self.query(conn, f"KILL {int(pid)}")
+                except Exception:  # noqa: BLE001, S110 - it ended by itself meanwhile
+                    pass
+            time.sleep(0.1)
 
     # -- objects of a database ---------------------------------------------------------
     def tables(self, conn, db: str) -> list[str]:
