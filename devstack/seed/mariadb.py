@@ -22,13 +22,12 @@ from __future__ import annotations
 import contextlib
 import csv
 import hashlib
-import os
 import re
-import subprocess
 import time
 import uuid
 
 from devstack.seed.base import Fixture, SeedError, Seeder, short_error
+from devstack.seed.sqlfixtures import SqlFixtures, table_for
 from devstack.seed.specs import MariadbSpec
 
 MAX_IDENT = 64
@@ -57,12 +56,6 @@ def grant_pattern(db: str) -> str:
     return ident(db.replace("\\", "\\\\").replace("_", "\\_").replace("%", "\\%"))
 
 
-def table_for(path) -> str:
-    """`users.csv` -> users; `02_users.csv` -> users."""
-    stem = path.stem
-    return re.sub(r"^\d+[-_.]", "", stem) or stem
-
-
 def error_text(exc) -> str:
     args = getattr(exc, "args", ())
     if len(args) >= 2 and isinstance(args[0], int):
@@ -70,7 +63,7 @@ def error_text(exc) -> str:
     return short_error(str(exc) or type(exc).__name__)
 
 
-class MariadbSeeder(MariadbSpec, Seeder):
+class MariadbSeeder(SqlFixtures, MariadbSpec, Seeder):
     kind = "mariadb"
 
     def extra(self) -> dict:
@@ -303,19 +296,6 @@ class MariadbSeeder(MariadbSpec, Seeder):
         self.say(f"{summary} in {time.monotonic() - started:.2f}s (snapshot {n['snapshot']})")
         return {"database": db, "snapshot": n["snapshot"], "seed_id": seed_id}
 
-    def migrate(self, command: str, database: str) -> None:
-        """The app's migration command, with the app's env pointing at `database`."""
-        t0 = time.monotonic()
-        env = {**os.environ, **{k: str(v) for k, v in self.plan.env_with(self.name, database=database).items()}}
-        proc = subprocess.run(command, shell=True, cwd=self.plan.root, env=env, stdin=subprocess.DEVNULL,
-                              stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, errors="replace")
-        if proc.returncode != 0:
-            for line in proc.stdout.strip().splitlines()[-15:]:
-                self.progress(f"  | {line}")
-            raise SeedError(f"{self.name}: migration command failed (exit {proc.returncode}): {command}",
-                            "its output is above; the database was left as it was", intact=True)
-        self.say(f"migrated ({command}) in {time.monotonic() - t0:.1f}s")
-
     def load_fixtures(self, db: str, fixtures: list[Fixture]) -> list[str]:
         counts = []
         with self.session(db) as conn:
@@ -329,16 +309,6 @@ class MariadbSeeder(MariadbSpec, Seeder):
         return counts
 
     # -- .sql ----------------------------------------------------------------------------
-    def fail(self, fx: Fixture, line: int | None, message: str):
-        where = f"{fx.rel}:{line}" if line else fx.rel
-        return SeedError(f"{self.name}: {where}: {message}", "fix the fixture and run `devstack seed` again; the database was left as it was", intact=True)
-
-    def read_text(self, fx: Fixture) -> str:
-        try:
-            return fx.path.read_text(encoding="utf-8-sig")
-        except UnicodeDecodeError as exc:
-            raise self.fail(fx, None, f"not UTF-8 text ({exc.reason} at byte {exc.start})") from None
-
     def run_sql(self, conn, fx: Fixture) -> int:
         import pymysql
 

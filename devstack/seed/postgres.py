@@ -19,13 +19,11 @@ from __future__ import annotations
 import csv
 import hashlib
 import io
-import os
 import re
-import subprocess
 import time
-from pathlib import Path
 
 from devstack.seed.base import Fixture, SeedError, Seeder, short_error
+from devstack.seed.sqlfixtures import SqlFixtures, table_for
 from devstack.seed.specs import PostgresSpec
 
 MAX_IDENT = 63
@@ -47,12 +45,6 @@ def aux_name(db: str, suffix: str) -> str:
     return db.encode()[:keep].decode(errors="ignore") + "_" + tag + suffix
 
 
-def table_for(path: Path) -> str:
-    """`users.csv` -> users; `02_users.csv` -> users; `billing.invoices.tsv` -> billing.invoices."""
-    stem = path.stem
-    return re.sub(r"^\d+[-_.]", "", stem) or stem
-
-
 def error_text(exc) -> str:
     diag = getattr(exc, "diag", None)
     primary = getattr(diag, "message_primary", None) or str(exc).splitlines()[0]
@@ -60,7 +52,7 @@ def error_text(exc) -> str:
     return short_error(primary + (f" ({detail})" if detail else ""))
 
 
-class PostgresSeeder(PostgresSpec, Seeder):
+class PostgresSeeder(SqlFixtures, PostgresSpec, Seeder):
     kind = "postgres"
 
     def extra(self) -> dict:
@@ -242,21 +234,6 @@ class PostgresSeeder(PostgresSpec, Seeder):
 
         self.in_use_retry(conn, swaps[0][0], renames)
 
-    def migrate(self, command: str, database: str) -> None:
-        """The app's migration command, with the app's env pointing at `database`
-        (the one being built), the same way it points at the app's own."""
-        t0 = time.monotonic()
-        env = {**os.environ, **{k: str(v) for k, v in self.plan.env_with(self.name, database=database).items()}}
-        proc = subprocess.run(command, shell=True, cwd=self.plan.root, env=env, stdin=subprocess.DEVNULL,
-                              stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, errors="replace")
-        if proc.returncode != 0:
-            tail = "\n".join(proc.stdout.strip().splitlines()[-15:])
-            for line in tail.splitlines():
-                self.progress(f"  | {line}")
-            raise SeedError(f"{self.name}: migration command failed (exit {proc.returncode}): {command}",
-                            "its output is above; the database was left as it was", intact=True)
-        self.say(f"migrated ({command}) in {time.monotonic() - t0:.1f}s")
-
     def load_fixtures(self, db: str, fixtures: list[Fixture]) -> list[str]:
         counts = []
         with self.connect(db) as conn:  # one transaction: commit at the end, rollback on any error
@@ -271,16 +248,6 @@ class PostgresSeeder(PostgresSpec, Seeder):
         return counts
 
     # -- .sql ------------------------------------------------------------------------
-    def fail(self, fx: Fixture, line: int | None, message: str):
-        where = f"{fx.rel}:{line}" if line else fx.rel
-        return SeedError(f"{self.name}: {where}: {message}", "fix the fixture and run `devstack seed` again; the database was left as it was", intact=True)
-
-    def read_text(self, fx: Fixture) -> str:
-        try:
-            return fx.path.read_text(encoding="utf-8-sig")
-        except UnicodeDecodeError as exc:
-            raise self.fail(fx, None, f"not UTF-8 text ({exc.reason} at byte {exc.start})") from None
-
     def run_sql(self, conn, fx: Fixture) -> int:
         import psycopg
 

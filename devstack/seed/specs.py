@@ -18,6 +18,8 @@ TABLE_RE = re.compile(r"^[A-Za-z_][\w$]*(\.[A-Za-z_][\w$]*)?$")
 class PostgresSpec(FixtureSpec):
     extensions = (".sql", ".csv", ".tsv")
     entry_keys = ("file", "table")
+    table_re = TABLE_RE
+    table_hint = "a name such as users or billing.invoices"
 
     @classmethod
     def check_entry(cls, ctx: SpecContext, fx: Fixture, sub: tuple) -> None:
@@ -26,8 +28,8 @@ class PostgresSpec(FixtureSpec):
             return
         if fx.suffix == ".sql":
             ctx.problem(sub + ("table",), "`table:` goes with a .csv or .tsv file, not .sql")
-        elif not isinstance(table, str) or not TABLE_RE.match(table):
-            ctx.problem(sub + ("table",), f"invalid table name {table!r}", "a name such as users or billing.invoices")
+        elif not isinstance(table, str) or not cls.table_re.match(table):
+            ctx.problem(sub + ("table",), f"invalid table name {table!r}", cls.table_hint)
 
     @classmethod
     def wanted(cls, svc, fixtures):
@@ -41,15 +43,8 @@ class MariadbSpec(PostgresSpec):
     """The same entries as postgres: .sql files, .csv/.tsv with an optional `table:`
     (a plain name: fixtures load into the service's database, never another)."""
 
-    @classmethod
-    def check_entry(cls, ctx: SpecContext, fx: Fixture, sub: tuple) -> None:
-        table = fx.options.get("table")
-        if table is None:
-            return
-        if fx.suffix == ".sql":
-            ctx.problem(sub + ("table",), "`table:` goes with a .csv or .tsv file, not .sql")
-        elif not isinstance(table, str) or not MYSQL_TABLE_RE.match(table):
-            ctx.problem(sub + ("table",), f"invalid table name {table!r}", "a name such as users (no database prefix)")
+    table_re = MYSQL_TABLE_RE
+    table_hint = "a name such as users (no database prefix)"
 
 
 class RabbitmqSpec(FixtureSpec):
