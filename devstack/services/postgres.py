@@ -90,15 +90,23 @@ class Postgres(Kind):
         data_dir = "/var/lib/postgresql" if major >= 18 else "/var/lib/postgresql/data"
         return {"data_dir": data_dir, "database": self.database(svc, stack)}
 
+    def wanted(self, svc):
+        from devstack.services.spec import Wanted
+
+        major = str(svc.options["version"]).split(".")[0]
+        return (Wanted(
+            names=("initdb", "postgres"), what="PostgreSQL server (initdb, postgres)",
+            apt=f"postgresql-{major}", brew=f"postgresql@{major}", pip="pgserver",
+            dirs=PG_BIN_DIRS, pip_dirs=PG_PIP_DIRS, option="bin_dir",
+            version_of="postgres", versions=f"=={major}",
+            elsewhere="PostgreSQL's own apt repository has every supported major: https://wiki.postgresql.org/wiki/Apt"),)
+
     def native(self, svc, stack, host):
         import signal
 
-        from devstack.services.spec import InitStep, NativeSpec, Wanted, short_dir
+        from devstack.services.spec import InitStep, NativeSpec, short_dir
 
-        wanted = Wanted(
-            names=("initdb", "postgres"), what="PostgreSQL server (initdb, postgres)",
-            apt="postgresql", brew=f"postgresql@{svc.options['version']}", pip="pgserver",
-            dirs=PG_BIN_DIRS, pip_dirs=PG_PIP_DIRS, option="bin_dir")
+        wanted = self.wanted(svc)[0]
         bin_dir = host.find_dir(wanted, svc.options["bin_dir"], prefer_version=svc.options["version"])
         version_text = server_version_text(bin_dir)
         major = server_major(bin_dir, version_text)
