@@ -10,6 +10,7 @@ declared by the kinds (Kind.wanted, Kind.host_needs); doctor asks.
 from __future__ import annotations
 
 from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
 
 from devstack.doctor.findings import Finding, fail, ok
 
@@ -42,7 +43,7 @@ def run(project, services: tuple[str, ...] | list[str] = ()) -> list[Finding]:
     names = _scope(plan, services)
     counts = ", ".join(f"{sum(s.mode == m for s in plan.services.values())} {m}" for m in ("run", "stub", "off", "external")
                        if any(s.mode == m for s in plan.services.values()))
-    findings.append(ok("manifest", manifest.path.name, f"valid: {len(plan.services)} services ({counts or 'none'})"))
+    findings.append(ok("manifest", manifest.path.name, f"valid: {len(plan.services)} service{'' if len(plan.services) == 1 else 's'} ({counts or 'none'})"))
 
     from devstack.doctor import drift, hostcheck, ports, runtime, stack, tools
     from devstack.doctor.context import Context
@@ -61,9 +62,10 @@ def _manifest_problems(exc) -> list[Finding]:
     """The same lines every other command prints for a broken manifest, one finding each."""
     import dataclasses
 
-    return [fail("manifest", exc.filename, dataclasses.replace(p, hint=None).render(exc.filename),
+    subject = Path(exc.filename).name
+    return [fail("manifest", subject, dataclasses.replace(p, hint=None).render(exc.filename),
                  p.hint or f"edit {exc.filename}" + (f":{p.line}" if p.line else "")) for p in exc.problems] or [
-        fail("manifest", exc.filename, exc.message, exc.hint or "")]
+        fail("manifest", subject, exc.message, exc.hint or "")]
 
 
 def _scope(plan, services) -> list[str] | None:

@@ -42,7 +42,7 @@ def env_file(ctx):
     absent = [k for k in keys if k not in app]
     running = bool(ctx.running)
     if differ or absent:
-        parts = [f"{k} (.env {_show(k, app[k], secrets)}, served {_show(k, served[k], secrets)})" for k in differ]
+        parts = [_difference(k, app[k], served[k], secrets) for k in differ]
         parts += [f"{k} (missing)" for k in absent]
         what = "what the running stack serves" if running else "the manifest (the stack is not running)"
         make = fail if running else warn
@@ -112,6 +112,13 @@ def secret_values(plan) -> list[str]:
     for value in plan.secrets.values():
         found += [str(v) for v in (value.values() if isinstance(value, dict) else [value]) if v]
     return sorted({v for v in found if len(v) >= 4}, key=len, reverse=True)
+
+
+def _difference(key: str, have: str, served: str, secrets: list[str]) -> str:
+    shown, wanted = _show(key, have, secrets), _show(key, served, secrets)
+    if shown == wanted:
+        return f"{key} (differs in a password or secret: not shown)"
+    return f"{key} (.env {shown}, served {wanted})"
 
 
 def _show(key: str, value: str, secrets: list[str]) -> str:

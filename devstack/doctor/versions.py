@@ -6,13 +6,14 @@ import functools
 import re
 import subprocess
 
-_VERSION = re.compile(r"(?<![\w.])v?(\d+(?:\.\d+)+|\d+(?=[\s,)]|$))")
+_DOTTED = re.compile(r"(?<![\d.])(\d+(?:\.\d+)+)")  # 7.0.15, v20.1.0, go1.22.1
+_SINGLE = re.compile(r"(?<![\w.])v?(\d+)(?=[\s,)]|$)")  # "mailpit v1" style
 
 
 def parse(text: str) -> str | None:
     """The first version-looking token of a program's output: "v20.11.1" -> "20.11.1"."""
     for line in text.splitlines():
-        match = _VERSION.search(line)
+        match = _DOTTED.search(line) or _SINGLE.search(line)
         if match:
             return match.group(1)
     return None
