@@ -3,8 +3,6 @@
 
 from __future__ import annotations
 
-import ctypes
-import ctypes.util
 import ipaddress
 import re
 import socket
@@ -36,8 +34,9 @@ def clock(ctx, reasons, state=None, now=None):
         yield fail("clock", "clock", f"the clock says {time.strftime('%Y-%m-%d', time.gmtime(now))} ({why})",
                    "set the time: `timedatectl set-ntp true` (or `date -s`)")
         return
-    state = kernel_clock_state() if state is None else state
     remote = ctx.rt.name == "docker" and ctx.rt.endpoint.remote
+    # Sync matters only when the services run on another machine's clock.
+    state = (kernel_clock_state() if remote else None) if state is None else state
     if state == TIME_ERROR and remote:
         yield warn("clock", "clock", f"this machine's clock is not synchronized with a time source, and the services run on another machine ({why})",
                    "turn time sync on: `timedatectl set-ntp true` (systemd-timesyncd), or install chrony")
@@ -46,7 +45,7 @@ def clock(ctx, reasons, state=None, now=None):
         yield ok("clock", "clock", f"{time.strftime('%Y-%m-%d %H:%M:%S')}, not synchronized with a time source; "
                  "fine while the app and the services share this machine's clock")
     else:
-        yield ok("clock", "clock", "synchronized" if state is not None else f"{time.strftime('%Y-%m-%d %H:%M:%S')} (sync state unknown here)")
+        yield ok("clock", "clock", "synchronized" if state is not None else f"{time.strftime('%Y-%m-%d %H:%M:%S')}; the app and the services share this clock")
     if remote:
         yield from _engine_skew(ctx, now)
 
@@ -55,8 +54,10 @@ def kernel_clock_state() -> int | None:
     """adjtimex(2) with no changes: the kernel's clock state (5: unsynchronized); None off Linux."""
     if not sys.platform.startswith("linux"):
         return None
+    import ctypes
+
     try:
-        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True)
+        libc = ctypes.CDLL(None, use_errno=True)  # this process: libc included (find_library would run ldconfig)
         buffer = ctypes.create_string_buffer(512)  # struct timex (~208 bytes); modes = 0 only reads
         return libc.adjtimex(buffer)
     except (OSError, AttributeError):

@@ -8,7 +8,7 @@ import shutil
 import subprocess
 from pathlib import Path
 
-from devstack.doctor import install, versions
+from devstack.doctor import versions
 from devstack.doctor.context import parallel
 from devstack.doctor.findings import fail, ok, warn
 from devstack.errors import UserError
@@ -138,8 +138,11 @@ def native_program(ctx, svc):
         if program.name not in wanted.names:
             continue
         exe = program.parent / (wanted.version_of or program.name)
-        version = versions.probe(str(exe), wanted.version_args)
+        # Asked only when there is a range to meet (each probe is a process to start).
+        version = spec.version or (versions.probe(str(exe), wanted.version_args) if wanted.versions else None)
         if version and wanted.versions and not versions.satisfies(version, wanted.versions):
+            from devstack.doctor import install
+
             fix = install.install_line(wanted.apt, wanted.brew, wanted.pip, wanted.versions, (wanted.elsewhere,) if wanted.elsewhere else ())
             yield warn("binary", svc.name, f"{exe} is version {version}; {svc.name} asks for {_range(wanted.versions)}",
                        f"{fix}; or set `{wanted.option}:` to one that is")
@@ -160,6 +163,8 @@ def missing_program(svc, error: UserError):
         dirs = binaries.candidate_dirs(wanted)
         if programs.dir_holding(wanted.names, dirs) is not None:
             continue
+        from devstack.doctor import install
+
         fix = install.install_line(wanted.apt, wanted.brew, wanted.pip, wanted.versions, (wanted.elsewhere,) if wanted.elsewhere else ())
         fix += f"; or set `{wanted.option}:` to its path"
         if "stub" in svc.kind.modes:

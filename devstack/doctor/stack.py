@@ -12,6 +12,8 @@ from devstack.doctor.findings import fail, ok, warn
 from devstack.errors import NotReady
 
 LOG_LINES = 10
+# Docker Compose's own labels on every container it makes.
+PROJECT_LABEL, SERVICE_LABEL = "com.docker.compose.project", "com.docker.compose.service"
 MIN_FREE = 64 << 20  # below this a database cannot even start its WAL
 LOW_FREE = 512 << 20
 
@@ -171,8 +173,6 @@ def _containers_under_native(ctx):
         return  # only a local engine is asked: a remote one would cost a round trip
     import json
     import urllib.parse
-
-    from devstack.runtime.docker import PROJECT_LABEL, SERVICE_LABEL
 
     filters = urllib.parse.quote(json.dumps({"label": [f"{PROJECT_LABEL}={ctx.plan.compose_project}"], "status": ["running"]}))
     try:

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import shutil
 
-from devstack.doctor import install, versions
+from devstack.doctor import versions
 from devstack.doctor.context import parallel
 from devstack.doctor.findings import fail, ok, warn
 
@@ -17,6 +17,8 @@ def checks(ctx):
 
 
 def tool(name: str, wanted: str):
+    from devstack.doctor import install
+
     route = install.route_for(name)
     wanted = str(wanted).strip()
     path = shutil.which(name)
@@ -33,5 +35,7 @@ def tool(name: str, wanted: str):
     return fail("tools", name, f"{name} {version} ({path}) does not meet {wanted}", _fix(route, wanted))
 
 
-def _fix(route: install.Route, wanted: str) -> str:
+def _fix(route, wanted: str) -> str:
+    from devstack.doctor import install
+
     return install.install_line(route.apt, route.brew, route.pip, "" if wanted == "*" else wanted, route.other)

@@ -140,6 +140,7 @@ class Postgres(Kind):
         return NativeSpec(
             argv=argv,
             implementation=f"postgres {major or '?'} ({bin_dir})",
+            version=server_version(version_text),
             env={"LC_ALL": "C", "LANG": "C"},
             user=user,
             cwd=data,
@@ -198,6 +199,12 @@ def server_version_text(bin_dir) -> str:
         return subprocess.run([str(bin_dir / "postgres"), "--version"], check=False, capture_output=True, text=True, timeout=10).stdout.strip()
     except (OSError, subprocess.TimeoutExpired):
         return ""
+
+
+def server_version(text: str) -> str:
+    """"postgres (PostgreSQL) 15.18 (Debian 15.18-0+deb12u1)" -> "15.18"; "" if none."""
+    match = re.search(r"\d+(?:\.\d+)*", text)
+    return match.group(0) if match else ""
 
 
 def server_major(bin_dir, text: str | None = None) -> str:

@@ -86,6 +86,7 @@ class NativeSpec:
 
     argv: list[str]
     implementation: str  # shown in status/progress, e.g. "postgres 15 (/usr/lib/postgresql/15/bin)"
+    version: str = ""  # the program's version when the kind asked it already (doctor then needs no probe)
     env: dict[str, str] = field(default_factory=dict)
     user: str | None = None  # run as this user when devstack runs as root (services that refuse root)
     cwd: Path | None = None

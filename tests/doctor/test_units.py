@@ -81,6 +81,17 @@ def test_clock_verdicts():
     [synced] = hostcheck.clock(_Ctx, ["turn: why"], state=0)
     assert synced.level == "ok" and synced.message == "synchronized"
 
+    class Remote(_Ctx):
+        class rt:
+            name, context = "docker", "nowhere"
+
+            class endpoint:
+                remote = True
+
+    unsynced, *_ = hostcheck.clock(Remote, ["turn: why"], state=hostcheck.TIME_ERROR)
+    assert unsynced.level == "warn" and "services run on another machine" in unsynced.message
+    assert "timedatectl set-ntp true" in unsynced.fix
+
 
 def test_dns_verdicts():
     [bad] = hostcheck.dns(_Ctx, ["sfu: why"], resolve=lambda name: {"::1"})
