@@ -42,10 +42,11 @@ def _service(ctx, state):
     svc = ctx.plan.services[state.name]
     pid = f" (pid {state.pid})" if state.pid else ""
     if state.state == "stopped":
-        yield warn("stack", svc.name, "not running", "`devstack up` starts it (`devstack up` starts every service not running)")
+        yield warn("stack", svc.name, "not running", "`devstack up` starts it")
         return
     if state.state == "dead":
-        why = state.detail.rsplit("(", 1)[-1].rstrip(")") if "(" in state.detail else "not running"
+        # docker: "redis:7 (container exited (exit code 137))"
+        why = state.detail.split(" (", 1)[1][:-1] if " (" in state.detail else (state.detail or "not running")
         if ctx.rt.name == "native" or svc.mode == "stub":
             why = f"process {state.pid} is gone (crashed or killed)" if state.pid else why
         yield fail("stack", svc.name, f"dead: {why}" + _log(ctx, svc),
