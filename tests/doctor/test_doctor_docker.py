@@ -6,8 +6,10 @@ Without an engine these tests skip, except under CI=true where they fail.
 from __future__ import annotations
 
 import os
+import socket
 import shutil
 import subprocess
+from pathlib import Path
 
 import pytest
 
@@ -41,3 +43,24 @@ def test_missing_image_is_named_with_the_way_to_get_it(engine, project):
     assert "set services.cache.image in the manifest to an image the engine has" in found
     assert [f["subject"] for f in findings if f["level"] == "fail"] == [image]
     assert not (stack.root / ".devstack").exists()  # nothing written under Docker either
+
+
+def test_port_held_by_a_container_names_it_and_its_project(engine, project):
+    root = Path(__file__).resolve().parents[2]
+    built = subprocess.run(["bash", str(root / "tests" / "docker" / "images" / "build.sh")], capture_output=True, text=True, timeout=3600)
+    assert built.returncode == 0, built.stderr[-3000:]
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    name = f"devstack-doctor-holder-{os.getpid()}"
+    subprocess.run(["docker", "run", "-d", "--name", name, "--label", "com.docker.compose.project=doctor-other",
+                    "-p", f"127.0.0.1:{port}:6379", "devstack-test/redis:7"], check=True, capture_output=True)
+    try:
+        stack = project(f"runtime: docker\nservices:\n  cache: {{kind: redis, image: 'devstack-test/redis:7', port: {port}}}\n")
+        code, out, _ = doctor(stack, env={"DEVSTACK_RUNTIME": "docker"})
+    finally:
+        subprocess.run(["docker", "rm", "-f", name], capture_output=True)
+    assert code == 1
+    found = line(out, "FAIL", "ports", "cache")
+    assert f"port {port} (services.cache.port, tcp) is held by container {name} (compose project doctor-other)" in found
+    assert "fix: stop it, or set services.cache.port to a free port" in found
