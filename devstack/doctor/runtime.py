@@ -138,8 +138,7 @@ def native_program(ctx, svc):
         if program.name not in wanted.names:
             continue
         exe = program.parent / (wanted.version_of or program.name)
-        # Asked only when there is a range to meet (each probe is a process to start).
-        version = spec.version or (versions.probe(str(exe), wanted.version_args) if wanted.versions else None)
+        version = spec.version or versions.probe(str(exe), wanted.version_args)  # the kind may have asked already
         if version and wanted.versions and not versions.satisfies(version, wanted.versions):
             from devstack.doctor import install
 
