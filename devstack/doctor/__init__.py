@@ -51,11 +51,25 @@ def run(project, services: tuple[str, ...] | list[str] = ()) -> list[Finding]:
     ctx = Context(project, plan, rt, names)
     groups = [runtime.checks, ports.checks, stack.checks, drift.checks, tools.checks, hostcheck.checks]
     with ThreadPoolExecutor(max_workers=len(groups)) as pool:
-        results = list(pool.map(lambda group: list(group(ctx)), groups))
+        results = list(pool.map(lambda group: _findings(group, ctx), groups))
     for result in results:
         findings += result
     order = {area: i for i, area in enumerate(AREAS)}
     return sorted(findings, key=lambda f: order.get(f.check, len(order)))
+
+
+def _findings(group, ctx) -> list[Finding]:
+    """One area's findings; a user-facing error inside it becomes its failure, not a traceback."""
+    from devstack.errors import UserError
+
+    found: list[Finding] = []
+    try:
+        for finding in group(ctx):
+            found.append(finding)
+    except UserError as exc:
+        area = group.__module__.rsplit(".", 1)[-1]
+        found.append(fail({"hostcheck": "clock"}.get(area, area), ctx.plan.project, exc.message, exc.hint or ""))
+    return found
 
 
 def _manifest_problems(exc) -> list[Finding]:

@@ -28,7 +28,13 @@ def checks(ctx):
 
 
 def services(ctx):
-    states = [s for s in ctx.rt.status(ctx.scoped) if s.mode in ("run", "stub")]
+    from devstack.errors import UserError
+
+    try:
+        states = [s for s in ctx.rt.status(ctx.scoped) if s.mode in ("run", "stub")]
+    except UserError as exc:  # e.g. the engine does not answer (the runtime check says so too)
+        yield fail("stack", ctx.plan.project, f"cannot read the stack's state: {exc.message}", exc.hint or "")
+        return
     if not states:
         return
     if all(s.state == "stopped" for s in states):

@@ -283,3 +283,16 @@ def test_never_started_project_creates_no_file(example, tmp_path, devstack_home)
     assert ".env is not written yet" in result.stdout
     assert listing() == before
     assert not (root / ".devstack").exists()
+
+
+def test_docker_engine_that_is_not_there(project, tmp_path):
+    stack = project("runtime: docker\nservices:\n  cache: {kind: redis}\n")
+    socket_path = tmp_path / "no-engine.sock"
+    code, out, _ = doctor(stack, env={"DEVSTACK_RUNTIME": "docker", "DOCKER_HOST": f"unix://{socket_path}"})
+    assert code == 1
+    if shutil.which("docker"):
+        found = line(out, "FAIL", "runtime", "docker")
+        assert f"no Docker engine: {socket_path} does not exist" in found
+        assert "fix: start the engine (`sudo systemctl start docker`, or Docker Desktop), or use `--runtime native`" in found
+    else:
+        assert "the docker CLI is not installed" in line(out, "FAIL", "runtime", "docker")
