@@ -49,7 +49,8 @@ def env_file(ctx):
         yield make("drift", shown, f"{shown} differs from {what}: " + "; ".join(parts),
                    f"`devstack render` rewrites {shown} from the manifest (then restart the app so it reads it)")
     elif keys:
-        yield ok("drift", shown, f"{len(keys)} variables match what the stack serves" if running else f"{len(keys)} variables match the manifest")
+        count = f"{len(keys)} variable matches" if len(keys) == 1 else f"{len(keys)} variables match"
+        yield ok("drift", shown, f"{count} what the stack serves" if running else f"{count} the manifest")
     if ctx.whole:
         extra = [k for k in app if k not in served]
         if extra:
@@ -183,7 +184,7 @@ def fixtures(ctx):
         seeder = cls(svc, plan, lambda message: None)
         fingerprint, files = digest(svc.kind.name, entries, seeder.extra(), record)  # reads the fixtures, writes nothing
         if fingerprint == record.get("hash"):
-            yield ok("fixtures", svc.name, f"{len(files)} fixture files unchanged since the last seed ({record.get('seeded_at', '?')})")
+            yield ok("fixtures", svc.name, f"{len(files)} fixture file{'' if len(files) == 1 else 's'} unchanged since the last seed ({record.get('seeded_at', '?')})")
             continue
         before = record.get("files") or {}
         changed = [rel for rel, entry in files.items() if rel not in before or before[rel][2] != entry[2]]

@@ -30,7 +30,7 @@ def test_healthy_stack_is_all_ok(project):
     assert out.splitlines()[-1] == "all good"
     assert "ok    stack" in out and "cache: ready (pid" in out
     assert "redis-server (" in line(out, "ok", "binary", "cache") and ", version " in line(out, "ok", "binary", "cache")
-    assert "variables match what the stack serves" in line(out, "ok", "drift", ".env")
+    assert "1 variable matches what the stack serves" in line(out, "ok", "drift", ".env")
     assert "clock" not in {f["check"] for f in findings}  # redis needs no host sanity checks
 
 
@@ -183,7 +183,7 @@ def test_touched_fixture_since_the_last_seed(project):
     (stack.root / "seed" / "flags.yaml").write_text("flag:dark_mode: 'on'\n")
     stack.cli("up")
     _, out, _ = doctor(stack)
-    assert "1 fixture files unchanged since the last seed" in line(out, "ok", "fixtures", "cache")
+    assert "1 fixture file unchanged since the last seed" in line(out, "ok", "fixtures", "cache")
     (stack.root / "seed" / "flags.yaml").write_text("flag:dark_mode: 'off'\n")
     code, out, _ = doctor(stack)
     found = line(out, "warn", "fixtures", "cache")
