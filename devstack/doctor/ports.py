@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 import errno
-import os
-import socket
 
 from devstack.doctor.context import parallel
 from devstack.doctor.findings import fail, ok, warn
+from devstack.ports import bind_error
 
 
 def checks(ctx):
@@ -29,22 +28,6 @@ def checks(ctx):
         yield ok("ports", "ports", f"held by this stack: {', '.join(held)}")
     if free:
         yield ok("ports", "ports", f"free: {', '.join(free)}")
-
-
-def bind_error(port: int, protocol: str, host: str = "127.0.0.1") -> OSError | None:
-    """Why the service could not bind the port now (None: it could). Like the
-    servers, TCP sets SO_REUSEADDR: a connection left in TIME_WAIT is no conflict."""
-    kinds = {"tcp": [socket.SOCK_STREAM], "udp": [socket.SOCK_DGRAM], "both": [socket.SOCK_STREAM, socket.SOCK_DGRAM]}[protocol]
-    for kind in kinds:
-        with socket.socket(socket.AF_INET, kind) as sock:
-            if kind == socket.SOCK_STREAM and os.name == "posix":
-                sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-            try:
-                sock.bind((host, port))
-            except OSError as exc:
-                exc.protocol = "tcp" if kind == socket.SOCK_STREAM else "udp"
-                return exc
-    return None
 
 
 def _problem(svc, name: str, port: int):

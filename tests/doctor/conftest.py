@@ -2,32 +2,29 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
+import socket
 
 import pytest
 
-from tests.runtime.conftest import finish, make_stack
+from tests.runtime.conftest import native_stack  # noqa: F401  (the fixture `project` wraps)
 
 
 @pytest.fixture
-def project(tmp_path, devstack_home):
-    """project(manifest_text, files={...}, name=...) -> Stack (tests/runtime/conftest.py),
-    torn down with `down --volumes` and checked for leftovers."""
-    made = []
+def project(native_stack):  # noqa: F811  (the imported fixture, requested by name)
+    """project(manifest_text, files={...}, name=...) -> Stack: tests/runtime/conftest.py's
+    native_stack (torn down with `down --volumes`, checked for leftovers)."""
+    return native_stack
 
-    def make(manifest: str, files: dict | None = None, name: str = "app"):
-        stack = make_stack(tmp_path / name, devstack_home, manifest, files)
-        made.append(stack)
-        return stack
 
-    yield make
-    errors = []
-    for stack in made:
-        try:
-            finish(stack)
-        except AssertionError as exc:
-            errors.append(str(exc))
-    assert not errors, "\n".join(errors)
+@contextlib.contextmanager
+def held_port():
+    """A TCP port another program (this test process) listens on."""
+    with socket.socket() as squatter:
+        squatter.bind(("127.0.0.1", 0))
+        squatter.listen()
+        yield squatter.getsockname()[1]
 
 
 def doctor(stack, *args, env: dict | None = None):

@@ -7,7 +7,6 @@ import json
 import os
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -15,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.doctor.conftest import REDIS, doctor, line
+from tests.doctor.conftest import REDIS, doctor, held_port, line
 from tests.runtime.conftest import needs_servers
 
 pytestmark = needs_servers
@@ -35,10 +34,7 @@ def test_healthy_stack_is_all_ok(project):
 
 
 def test_port_held_by_another_program_names_its_pid(project):
-    with socket.socket() as squatter:
-        squatter.bind(("127.0.0.1", 0))
-        squatter.listen()
-        port = squatter.getsockname()[1]
+    with held_port() as port:
         stack = project(f"runtime: native\nservices:\n  cache: {{kind: redis, port: {port}}}\n")
         code, out, findings = doctor(stack)
     assert code == 1
@@ -226,10 +222,7 @@ def test_host_sanity_only_where_a_kind_needs_it_and_loopback_for_real(project):
 
 
 def test_service_filter_and_unknown_service(project):
-    with socket.socket() as squatter:
-        squatter.bind(("127.0.0.1", 0))
-        squatter.listen()
-        port = squatter.getsockname()[1]
+    with held_port() as port:
         stack = project(f"runtime: native\nservices:\n  cache: {{kind: redis}}\n  other: {{kind: redis, port: {port}}}\n")
         stack.cli("render")
         code, out, findings = doctor(stack, "cache")
@@ -253,10 +246,7 @@ def test_broken_manifest_gives_the_same_messages_as_up(project):
 
 
 def test_json_has_the_same_verdicts_as_the_text(project):
-    with socket.socket() as squatter:
-        squatter.bind(("127.0.0.1", 0))
-        squatter.listen()
-        port = squatter.getsockname()[1]
+    with held_port() as port:
         stack = project(f"runtime: native\nservices:\n  cache: {{kind: redis, port: {port}}}\ntools:\n  no-such-tool-xyz: '>= 1'\n")
         code, out, findings = doctor(stack)
     assert code == 1
