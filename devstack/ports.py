@@ -30,6 +30,11 @@ def home() -> Path:
 
 
 def is_free(port: int, protocol: str = "tcp", host: str = "127.0.0.1") -> bool:
+    return bind_error(port, protocol, host) is None
+
+
+def bind_error(port: int, protocol: str = "tcp", host: str = "127.0.0.1") -> OSError | None:
+    """Why a server could not bind the port now (None: it could); `.protocol` says which failed."""
     kinds = {"tcp": [socket.SOCK_STREAM], "udp": [socket.SOCK_DGRAM], "both": [socket.SOCK_STREAM, socket.SOCK_DGRAM]}[protocol]
     for kind in kinds:
         with socket.socket(socket.AF_INET, kind) as sock:
@@ -40,9 +45,10 @@ def is_free(port: int, protocol: str = "tcp", host: str = "127.0.0.1") -> bool:
                 sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
             try:
                 sock.bind((host, port))
-            except OSError:
-                return False
-    return True
+            except OSError as exc:
+                exc.protocol = "tcp" if kind == socket.SOCK_STREAM else "udp"
+                return exc
+    return None
 
 
 def range_free(start: int, count: int, protocol: str) -> bool:

@@ -31,7 +31,7 @@ SUMMARIES = {
     "seed": "Load fixtures (--reset restores the seeded state).",
     "render": "Write .devstack/compose.yaml and the app's .env.",
     "env": "Print connection settings (dotenv | json | shell).",
-    "doctor": "Explain what is wrong with this machine or stack, and the fix.",
+    "doctor": "Check this machine, the stack and the app's .env; each problem with its fix.",
     "kinds": "List the service kinds, or show one's options and outputs.",
 }
 

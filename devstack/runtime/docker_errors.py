@@ -133,7 +133,13 @@ def publishing_container(port: int, rt: DockerRuntime | None) -> str:
         return ""
     client = rt.client()
     try:
-        out = rt._run("find the port's container", lambda: rt._docker(client, "container", "ls", "--filter", f"publish={port}", "--format", "{{.Names}}"))
+        out = rt._run("find the port's container", lambda: rt._docker(client, "container", "ls", "--filter", f"publish={port}", "--format",
+                                                                        '{{.Names}}\t{{.Label "com.docker.compose.project"}}'))
     except UserError:
         return ""
-    return ", ".join(out.split())
+    found = []
+    for line in out.splitlines():
+        name, _, project = line.partition("\t")
+        if name.strip():
+            found.append(name.strip() + (f" (compose project {project.strip()})" if project.strip() else ""))
+    return ", ".join(found)

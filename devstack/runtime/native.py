@@ -257,6 +257,11 @@ class NativeRuntime(Runtime):
         with ThreadPoolExecutor(max_workers=max(1, len(shown))) as pool:
             return list(pool.map(one, shown))
 
+    def tail(self, plan: StackPlan, service: str, lines: int) -> list[str]:
+        svc = plan.services[service]
+        rec = self.record(svc)
+        return process.tail(self.logfile(svc.state_dir), lines, rec.log_offset if rec else 0)
+
     def logs(self, plan: StackPlan, service: str, follow: bool, lines: int) -> None:
         svc = plan.services[service]
         if svc.mode not in ("run", "stub"):

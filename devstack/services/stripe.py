@@ -69,14 +69,18 @@ class Stripe(Kind):
                 problems.append((key, "must have exactly three `_`-separated parts (stripe-mock rejects others)"))
         return problems
 
+    def wanted(self, svc):
+        from devstack.services.spec import Wanted
+
+        return (Wanted(names=("stripe-mock",), what="stripe-mock", brew="stripe/stripe-mock/stripe-mock", dirs=("/usr/local/bin", "/opt/homebrew/bin"),
+                       version_args=("-version",), elsewhere="stripe-mock's releases: https://github.com/stripe/stripe-mock/releases"),)
+
     def native(self, svc, stack, host):
-        from devstack.services.spec import NativeSpec, Wanted, python_env, python_module
+        from devstack.services.spec import NativeSpec, python_env, python_module
 
         o = svc.outputs
         state = svc.state_dir
-        wanted = Wanted(names=("stripe-mock",), what="stripe-mock", brew="stripe/stripe-mock/stripe-mock",
-                                 dirs=("/usr/local/bin", "/opt/homebrew/bin"))
-        binary = host.optional_for(svc, wanted)
+        binary = host.optional_for(svc, self.wanted(svc)[0])
         if binary:
             return NativeSpec(
                 argv=[binary, "-http-addr", f"{svc.host}:{o['port']}", "-https-addr", f"{svc.host}:{svc.ports['https_port']}"],
