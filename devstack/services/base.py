@@ -58,6 +58,11 @@ class Kind:
     # devstack's stand-ins: `up` pre-starts the stand-ins' helper for it.
     standin_when_no_binary: bool = False
 
+    def runs_on_host(self, mode: str, options: dict[str, Any]) -> bool:
+        """Runs as a process on this machine even under the Docker runtime (devstack's stand-ins).
+        The runtimes and the compose file ask this, never a kind's name."""
+        return mode == "stub"
+
     # -- plan ---------------------------------------------------------------
     def image(self, svc: "ServicePlan") -> str | None:
         return svc.options.get("image")

@@ -17,7 +17,7 @@ import time
 from aiohttp import web
 
 from devstack.stubs.stripe import checkout, clock, delivery, errors, renewals, triggers
-from devstack.stubs.stripe.api import authenticate, json_response, presented_key
+from devstack.stubs.stripe.api import EMU, authenticate, json_response, presented_key
 from devstack.stubs.stripe.errors import StripeError
 from devstack.stubs.stripe.events import wants
 from devstack.stubs.stripe.forms import Params
@@ -28,7 +28,7 @@ PREFIX = "/_devstack/stripe"
 
 def admin(fn):
     async def handle(request: web.Request) -> web.StreamResponse:
-        emu = request.app["emu"]
+        emu = request.app[EMU]
         try:
             if authenticate(emu, presented_key(request, {}), public=False) != "secret":
                 raise errors.publishable_not_allowed()

@@ -27,6 +27,7 @@ from devstack.stubs.stripe.objects import Ctx, Route, expand, render
 from devstack.stubs.stripe.store import new_id
 
 log = logging.getLogger("devstack.stubs.stripe")
+EMU = web.AppKey("devstack_stripe_emulator", object)  # the Emulator, for the page and admin handlers
 
 # Form fields Stripe.js adds to its calls; not parameters of the API.
 CLIENT_FIELDS = ("key", "_stripe_version", "_stripe_account", "payment_user_agent", "time_on_page", "guid", "muid", "sid",

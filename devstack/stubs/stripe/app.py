@@ -9,6 +9,7 @@ from aiohttp import web
 
 from devstack.stubs import _serve
 from devstack.stubs.stripe import admin, api, billing, catalog, checkout, customers, pages, payments, portal, stripejs, webhooks
+from devstack.stubs.stripe.api import EMU
 from devstack.stubs.stripe.clock import Clock
 from devstack.stubs.stripe.delivery import Deliverer
 from devstack.stubs.stripe.errors import StripeError
@@ -85,7 +86,7 @@ class Emulator:
 
 def build_app(emu: Emulator) -> web.Application:
     app = web.Application(middlewares=[_serve.cors], client_max_size=2 * 1024 * 1024)
-    app["emu"] = emu
+    app[EMU] = emu
     admin.add_routes(app)
     pages.add_routes(app)
     stripejs.add_routes(app)

@@ -14,6 +14,7 @@ from urllib.parse import urlencode, urlsplit, urlunsplit, parse_qsl
 from aiohttp import web
 
 from devstack.stubs.stripe import checkout, payments, portal
+from devstack.stubs.stripe.api import EMU
 from devstack.stubs.stripe.forms import Params
 
 STYLE = """
@@ -101,7 +102,7 @@ def session_state_page(session: dict) -> web.Response:
 
 
 async def checkout_get(request: web.Request) -> web.Response:
-    emu = request.app["emu"]
+    emu = request.app[EMU]
     session = emu.store.get(request.match_info["id"], "checkout.session")
     if session is None:
         return layout("Not found", "<h1>Something went wrong</h1><p>The page you were looking for could not be found.</p>", 404)
@@ -111,7 +112,7 @@ async def checkout_get(request: web.Request) -> web.Response:
 
 
 async def checkout_post(request: web.Request) -> web.Response:
-    emu = request.app["emu"]
+    emu = request.app[EMU]
     session = emu.store.get(request.match_info["id"], "checkout.session")
     if session is None:
         raise web.HTTPNotFound()
@@ -142,7 +143,7 @@ def finished(emu, session: dict) -> web.Response:
 
 
 async def checkout_return(request: web.Request) -> web.Response:
-    emu = request.app["emu"]
+    emu = request.app[EMU]
     session = emu.store.get(request.match_info["id"], "checkout.session")
     if session is None:
         raise web.HTTPNotFound()
@@ -160,7 +161,7 @@ def find_intent(emu, id_: str, secret: str | None) -> dict | None:
 
 
 async def authenticate_get(request: web.Request) -> web.Response:
-    emu = request.app["emu"]
+    emu = request.app[EMU]
     intent = find_intent(emu, request.match_info["id"], request.query.get("client_secret"))
     if intent is None:
         return layout("Not found", "<h1>Unknown authentication request</h1>", 404)
@@ -173,7 +174,7 @@ async def authenticate_get(request: web.Request) -> web.Response:
 
 
 async def authenticate_post(request: web.Request) -> web.Response:
-    emu = request.app["emu"]
+    emu = request.app[EMU]
     form = await request.post()
     intent = find_intent(emu, request.match_info["id"], form.get("client_secret"))
     if intent is None:
@@ -235,7 +236,7 @@ def portal_page(emu, session: dict, note: str | None = None, error: str | None =
 
 
 async def portal_get(request: web.Request) -> web.Response:
-    emu = request.app["emu"]
+    emu = request.app[EMU]
     session = emu.store.get(request.match_info["id"], "billing_portal.session")
     if session is None:
         return layout("Not found", "<h1>This link has expired</h1>", 404)
@@ -243,7 +244,7 @@ async def portal_get(request: web.Request) -> web.Response:
 
 
 async def portal_post(request: web.Request) -> web.Response:
-    emu = request.app["emu"]
+    emu = request.app[EMU]
     session = emu.store.get(request.match_info["id"], "billing_portal.session")
     if session is None:
         raise web.HTTPNotFound()
@@ -270,7 +271,7 @@ async def portal_post(request: web.Request) -> web.Response:
 # -- hosted invoice -----------------------------------------------------------------------
 
 async def invoice_get(request: web.Request) -> web.Response:
-    emu = request.app["emu"]
+    emu = request.app[EMU]
     invoice = emu.store.get(request.match_info["id"], "invoice")
     if invoice is None:
         return layout("Not found", "<h1>Invoice not found</h1>", 404)
