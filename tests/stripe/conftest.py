@@ -44,6 +44,7 @@ class Receiver:
         self.refused_wrong_secret = 0
         self.bad: list[str] = []
         self.pages: list[str] = []
+        self.answer = 200  # what a verified delivery gets (500: the app is failing)
         self.lock = threading.Condition()
         self.server = None
 
@@ -64,7 +65,7 @@ class Receiver:
                 status = receiver.verify(body, self.headers.get("Stripe-Signature"))
                 self.send_response(status)
                 self.end_headers()
-                self.wfile.write(b'{"received": true}' if status == 200 else b'{"error": "bad signature"}')
+                self.wfile.write({200: b'{"received": true}', 400: b'{"error": "bad signature"}'}.get(status, b'{"error": "app failed"}'))
 
             def do_GET(self):  # success_url / cancel_url / pages for the browser tests
                 receiver.pages.append(self.path)
@@ -99,7 +100,9 @@ class Receiver:
         try:
             stripe.Webhook.construct_event(body, header, "whsec_not_the_projects")
         except stripe.SignatureVerificationError:
-            self.refused_wrong_secret += 1
+            self.refused_wrong_secret += self.answer == 200
+        if self.answer != 200:
+            return self.answer
         with self.lock:
             self.events.append(json.loads(body))
             self.lock.notify_all()
@@ -141,13 +144,22 @@ class StripeStack:
         return stripe.StripeClient(self.secret_key, base_addresses={"api": self.api_base}, max_network_retries=0)
 
     def cli(self, *args, check: bool = True):
-        return self.stack.cli("stripe", *args, check=check)
+        result = self.stack.cli("stripe", *args, check=False)
+        if check and result.returncode != 0:
+            raise AssertionError(f"devstack stripe {' '.join(args)} exited {result.returncode}:\n{result.stdout}\n{result.stderr}\n"
+                                 f"emulator log (port {self.port}):\n{self.log()[-3000:]}")
+        return result
+
+    def log(self) -> str:
+        path = self.stack.state / "stripe" / "log"
+        return path.read_text(errors="replace") if path.exists() else "(no log)"
 
 
 MANIFEST = """\
 project: {project}
 services:
   stripe:
+    port: {port}  # not the well-known 12111: other stacks on this machine may want it
     seed: [seed/stripe.yaml]
     webhooks:
       - url: {url}
@@ -165,7 +177,7 @@ def stripe_stack(tmp_path_factory):
     root = tmp_path_factory.mktemp("stripe-app")
     home = tmp_path_factory.mktemp("stripe-home")
     receiver = Receiver().start()
-    stack = make_stack(root / "app", home, MANIFEST.format(project="billing", url=receiver.url))
+    stack = make_stack(root / "app", home, MANIFEST.format(project="billing", url=receiver.url, port=free_port()))
     (stack.root / "seed").mkdir()
     (stack.root / "seed" / "stripe.yaml").write_text(railgun_seed())
     try:

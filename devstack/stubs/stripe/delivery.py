@@ -17,6 +17,7 @@ import hashlib
 import hmac
 import json
 import logging
+import os
 import time
 
 log = logging.getLogger("devstack.stubs.stripe")
@@ -56,6 +57,9 @@ async def post(session, url: str, payload: str, secret: str) -> tuple[int | None
             return resp.status, None, body.decode(errors="replace"), time.monotonic() - t0
     except asyncio.TimeoutError:
         return None, f"timed out after {TIMEOUT:.0f}s", "", time.monotonic() - t0
+    except aiohttp.ClientConnectorError as exc:  # "connection refused": the app is not up
+        errno = getattr(exc.os_error, "errno", None)
+        return None, (os.strerror(errno) if errno else str(exc)).lower(), "", time.monotonic() - t0
     except aiohttp.ClientError as exc:
         return None, str(exc) or type(exc).__name__, "", time.monotonic() - t0
 

@@ -132,7 +132,8 @@ async def checkout_post(request: web.Request) -> web.Response:
         return checkout_page(emu, emu.store.get(session["id"]), done.error.message)
     result = done.result
     if result["object"] != "checkout.session":  # go through the bank's challenge, come back to /return
-        raise web.HTTPSeeOther(result["next_action"]["redirect_to_url"]["url"])
+        raise web.HTTPSeeOther(with_query(f"/authenticate/{result['id']}", client_secret=result["client_secret"],
+                                          return_url=f"{emu.public_url}/c/pay/{session['id']}/return"))
     return finished(emu, result)
 
 

@@ -53,7 +53,8 @@ class Scenario:
     def product_price(self, recurring: bool) -> dict:
         product = catalog.create_product(self.params("product", {"name": "myproduct", "description": "(created by devstack stripe trigger)"}))
         base = {"unit_amount": "1500", "currency": "usd", **({"recurring": {"interval": "month"}} if recurring else {})}
-        price = catalog.make_price(self.params("price", base), product["id"])
+        call = self.params("price", base)
+        price = catalog.make_price(call, call.params, product["id"])
         self.made.update(product=product["id"], price=price["id"])
         return price
 
