@@ -1,6 +1,7 @@
 // Real headless chromium (Debian's, via playwright-core) on devstack's Stripe pages.
 // Env: CHROMIUM, JOBS (JSON list). Job kinds:
 //   {kind: "checkout", url, card, success}         fill the hosted Checkout page, pay, wait for success_url
+//   {kind: "redirect", url, card, success}         an app page whose #go calls stripe.redirectToCheckout, then as checkout
 //   {kind: "elements", url, card, resultSelector}  an app page using the Stripe.js stand-in: type the card, click #pay
 // A card that asks for authentication gets "Complete authentication" clicked (page or overlay).
 // Prints one JSON line: [{url, text}] per job.
@@ -23,7 +24,11 @@ try {
     const page = await context.newPage();
     page.setDefaultTimeout(15000);
     await page.goto(job.url);
-    if (job.kind === "checkout") {
+    if (job.kind === "redirect") {  // an app page calling stripe.redirectToCheckout({sessionId})
+      await page.click("#go");
+      await page.waitForURL((u) => u.pathname.startsWith("/c/pay/"));
+    }
+    if (job.kind === "checkout" || job.kind === "redirect") {
       await page.fill("#email", "browser@example.com");
       await page.fill("#cardNumber", job.card);
       await page.fill("#cardExpiry", "12 / 34");
