@@ -182,3 +182,49 @@ def test_keys_errors_idempotency_pagination(stripe_stack, receiver):
     assert found.data[0].product.name == "Rail Gun Pro"
     assert re.fullmatch(r"cus_[A-Za-z0-9]{14,}", first.id)
     receiver.wait("customer.created", lambda c: c["id"] == first.id)
+
+
+def test_subscription_trial_update_and_frontend_confirmation(stripe_stack, receiver):
+    client = stripe_stack.client()
+    customer = client.v1.customers.create(params={"email": "team@example.com", "payment_method": "pm_card_visa",
+                                                  "invoice_settings": {"default_payment_method": "pm_card_visa"}})
+    yearly = "price_railgun_pro_yearly"
+    trial = client.v1.subscriptions.create(params={"customer": customer.id, "items": [{"price": PRO, "quantity": 2}], "trial_period_days": 7,
+                                                   "expand": ["latest_invoice"]})
+    assert trial.status == "trialing" and trial.latest_invoice.amount_due == 0 and trial.latest_invoice.status == "paid"
+    assert trial.trial_end - trial.trial_start == 7 * 86400 and trial.items.data[0].current_period_end == trial.trial_end
+
+    # A quantity change and a price change on the item: one update event with the old items.
+    item = trial.items.data[0]
+    changed = client.v1.subscriptions.update(trial.id, params={"items": [{"id": item.id, "quantity": 3}], "metadata": {"seats": "3"}})
+    assert changed.items.data[0].quantity == 3 and changed.quantity == 3
+    event = receiver.wait("customer.subscription.updated", lambda s: s["id"] == trial.id and s["metadata"] == {"seats": "3"})
+    assert event["data"]["previous_attributes"]["items"]["data"][0]["quantity"] == 2
+    client.v1.subscriptions.update(trial.id, params={"items": [{"id": item.id, "price": yearly}]})
+
+    stripe_stack.cli("advance", "8d")
+    receiver.wait("customer.subscription.trial_will_end", lambda s: s["id"] == trial.id)
+    renewed = receiver.wait("invoice.paid", lambda i: i["subscription"] == trial.id and i["amount_paid"] > 0)["data"]["object"]
+    assert renewed["amount_paid"] == 4990 * 3 and renewed["lines"]["data"][0]["price"]["id"] == yearly
+    assert client.v1.subscriptions.retrieve(trial.id).status == "active"
+
+    # default_incomplete: the frontend confirms the first invoice's payment with the publishable key, as Stripe.js does.
+    newcomer = client.v1.customers.create(params={"email": "newcomer@example.com"})  # no card yet: the frontend brings it
+    pending = client.v1.subscriptions.create(params={"customer": newcomer.id, "items": [{"price": PRO}], "payment_behavior": "default_incomplete",
+                                                     "expand": ["latest_invoice.payment_intent"]})
+    assert pending.status == "incomplete" and pending.latest_invoice.payment_intent.status == "requires_payment_method"
+    secret = pending.latest_invoice.confirmation_secret.client_secret
+    assert secret == pending.latest_invoice.payment_intent.client_secret
+    pi_id = pending.latest_invoice.payment_intent.id
+    form = urllib.parse.urlencode({"key": stripe_stack.publishable_key, "client_secret": secret, "payment_method": "pm_card_visa"}).encode()
+    with urllib.request.urlopen(urllib.request.Request(f"{stripe_stack.api_base}/v1/payment_intents/{pi_id}/confirm", data=form), timeout=10) as r:
+        assert json.loads(r.read())["status"] == "succeeded"
+    bad = urllib.parse.urlencode({"key": stripe_stack.publishable_key, "client_secret": "pi_x_secret_wrong"}).encode()
+    with pytest.raises(urllib.error.HTTPError) as hidden:
+        urllib.request.urlopen(urllib.request.Request(f"{stripe_stack.api_base}/v1/payment_intents/{pi_id}?{bad.decode()}"), timeout=10)
+    assert hidden.value.code == 404
+    active = receiver.wait("customer.subscription.updated", lambda s: s["id"] == pending.id and s["status"] == "active")
+    assert active["data"]["previous_attributes"]["status"] == "incomplete"
+    assert client.v1.invoices.retrieve(pending.latest_invoice.id).status == "paid"
+    client.v1.subscriptions.cancel(pending.id)
+    receiver.wait("customer.subscription.deleted", lambda s: s["id"] == pending.id)
