@@ -20,13 +20,14 @@ from devstack.cli.app import info
 from devstack.errors import UserError
 
 ADMIN = "/_devstack/stripe"
+SERVICE = "devstack.stripe.service"  # ctx.meta key: the group's --service, for its subcommands
 
 
 class Emulator:
     """The running emulator of one stripe service of the plan."""
 
     def __init__(self, app, service: str | None):
-        plan = app.plan()
+        plan = app.plan(persist=False)  # reads the stack's plan, writes nothing
         stripes = [s for s in plan.services.values() if s.kind.name == "stripe"]
         if service:
             svc = plan.services.get(service)
@@ -75,8 +76,11 @@ def when(ts: float | None) -> str:
 @click.option("--service", metavar="NAME", help="The stripe service (when the manifest has more than one).")
 @click.pass_context
 def stripe(ctx, service):
-    app = ctx.obj
-    ctx.obj = lambda: Emulator(app, service)
+    ctx.meta[SERVICE] = service
+
+
+def connect(app) -> Emulator:
+    return Emulator(app, click.get_current_context().meta.get(SERVICE))
 
 
 @stripe.command(help="Create the objects that make EVENT happen (as Stripe CLI's trigger does); the event is delivered to the app.")
@@ -84,8 +88,8 @@ def stripe(ctx, service):
 @click.option("--override", "overrides", multiple=True, metavar="[RESOURCE:]PATH=VALUE",
               help="Change a parameter of an object made, e.g. payment_intent:amount=500 or customer:metadata.user_id=7. Repeatable.")
 @click.pass_obj
-def trigger(emulator, event, overrides):
-    emu = emulator()
+def trigger(app, event, overrides):
+    emu = connect(app)
     info(f"Setting up fixture for: {event}")
     out = emu.call("POST", "/trigger", {"event": event, "overrides": list(overrides)})
     for made in out["events"]:
@@ -97,8 +101,8 @@ def trigger(emulator, event, overrides):
 @click.option("--forward-to", "-f", "url", required=True, metavar="URL", help="e.g. http://localhost:3000/billing/webhook")
 @click.option("--events", "-e", metavar="TYPES", default="", help="Comma-separated event types to forward (default: all).")
 @click.pass_obj
-def listen(emulator, url, events):
-    emu = emulator()
+def listen(app, url, events):
+    emu = connect(app)
     query = {"forward_to": url, **({"events": events} if events else {})}
     try:
         with emu.request("GET", "/listen", query=query, timeout=60) as resp:
@@ -125,8 +129,8 @@ def listen(emulator, url, events):
 @click.option("--limit", "-n", default=20, show_default=True, help="How many events (newest first).")
 @click.option("--type", "type_", metavar="TYPE", help="Only events of this type.")
 @click.pass_obj
-def events(emulator, as_json, limit, type_):
-    out = emulator().call("GET", "/events", query={"limit": limit, **({"type": type_} if type_ else {})})
+def events(app, as_json, limit, type_):
+    out = connect(app).call("GET", "/events", query={"limit": limit, **({"type": type_} if type_ else {})})
     if as_json:
         click.echo(json.dumps(out, indent=2))
         return
@@ -160,8 +164,8 @@ def describe(d: dict) -> str:
 @click.argument("event_id")
 @click.option("--webhook-endpoint", "endpoint", metavar="WE_ID", help="Only this endpoint (we_...).")
 @click.pass_obj
-def resend(emulator, event_id, endpoint):
-    out = emulator().call("POST", f"/events/{urllib.parse.quote(event_id)}/resend", {"endpoint": endpoint} if endpoint else {})
+def resend(app, event_id, endpoint):
+    out = connect(app).call("POST", f"/events/{urllib.parse.quote(event_id)}/resend", {"endpoint": endpoint} if endpoint else {})
     if not out["endpoints"]:
         raise UserError(f"no webhook endpoint wants {event_id}", "name the app's in devstack.yaml: webhooks: [{url: ...}]")
     info(f"{event_id} queued for {', '.join(out['endpoints'])}")
@@ -177,8 +181,8 @@ def checkout():
 @click.option("--card", default="4242424242424242", show_default=True, help="Test card number (4000000000000002 declines).")
 @click.option("--email", help="The customer's email (default: the session's, else customer@example.com).")
 @click.pass_obj
-def checkout_complete(emulator, session_id, card, email):
-    out = emulator().call("POST", f"/checkout/{urllib.parse.quote(session_id)}/complete", {"card": card, **({"email": email} if email else {})})
+def checkout_complete(app, session_id, card, email):
+    out = connect(app).call("POST", f"/checkout/{urllib.parse.quote(session_id)}/complete", {"card": card, **({"email": email} if email else {})})
     session = out["session"]
     info(f"{session_id}: {session['status']} ({session['payment_status']}); events: {', '.join(out['events']) or 'none'}")
     if out.get("redirect"):
@@ -188,16 +192,16 @@ def checkout_complete(emulator, session_id, card, email):
 @checkout.command("expire", help="Expire SESSION_ID (checkout.session.expired).")
 @click.argument("session_id")
 @click.pass_obj
-def checkout_expire(emulator, session_id):
-    out = emulator().call("POST", f"/checkout/{urllib.parse.quote(session_id)}/expire")
+def checkout_expire(app, session_id):
+    out = connect(app).call("POST", f"/checkout/{urllib.parse.quote(session_id)}/expire")
     info(f"{session_id}: {out['session']['status']}")
 
 
 @stripe.command(help="Move the emulator's clock forward (31d, 12h, 1w...): renewals, trial ends and retries due meanwhile happen now.")
 @click.argument("duration")
 @click.pass_obj
-def advance(emulator, duration):
-    out = emulator().call("POST", "/clock/advance", {"by": duration})
+def advance(app, duration):
+    out = connect(app).call("POST", "/clock/advance", {"by": duration})
     for made in out["events"]:
         click.echo(f"{made['id']}  {made['type']}")
     info(f"clock now {when(out['now'])} ({out['offset'] / 86400:.1f} days ahead); {len(out['events'])} events")

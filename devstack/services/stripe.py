@@ -35,6 +35,24 @@ class Stripe(Kind):
         # `stripe.api_base = os.environ["STRIPE_API_BASE"]` (docs/stripe.md says so).
         "STRIPE_API_BASE": "{{ api_base }}",
     }
+    output_help = {
+        "api_base": "http://host:port, the API base URL an SDK is pointed at",
+        "url": "same as api_base",
+        "host": "address the server listens on",
+        "port": "HTTP port of the API",
+        "secret_key": "test secret key (sk_test_...)",
+        "publishable_key": "test publishable key (pk_test_...)",
+        "webhook_secret": "webhook signing secret (whsec_...)",
+        "js_url": "the Stripe.js stand-in, for the frontend's script tag (https://js.stripe.com/v3/ when external)",
+        "implementation": "emulator, stripe-mock or external: what answers at api_base",
+    }
+    docker = ("devstack's Stripe emulator as a host process beside the containers; stripe/stripe-mock, pinned release, "
+              "with `implementation: stripe-mock` (stateless: answers with fixtures)")
+    native_binary = "a stripe-mock binary with `implementation: stripe-mock` (`bin:`, PATH)"
+    standin = ("devstack's Stripe emulator (python -m devstack.stubs.stripe), the default: stateful (SQLite under .devstack/), "
+               "hosted Checkout and portal, signed webhooks (docs/stripe.md)")
+    standin_lacks = ("Connect, tax, coupons, prorations, tiered/metered prices, non-card payment methods; "
+                     "unknown parameters are ignored (docs/stripe.md)")
     secret_outputs = ("secret_key", "webhook_secret")
 
     def runs_on_host(self, mode, options):
@@ -78,26 +96,26 @@ class Stripe(Kind):
             problems.append(("webhooks", "stripe-mock sends no webhooks: remove `webhooks` or use `implementation: emulator`"))
         return problems
 
-    def native(self, svc, stack):
-        from devstack.runtime import binaries, process
+    def native(self, svc, stack, host):
+        from devstack.services.spec import NativeSpec, Wanted, python_env, python_module
 
         o = svc.outputs
         state = svc.state_dir
         if svc.mode == "run" and svc.options["implementation"] == "stripe-mock":
-            wanted = binaries.Wanted(names=("stripe-mock",), what="stripe-mock", brew="stripe/stripe-mock/stripe-mock",
-                                     dirs=("/usr/local/bin", "/opt/homebrew/bin"))
-            binary = binaries.find(wanted, svc.options["bin"])
-            return process.NativeSpec(
+            wanted = Wanted(names=("stripe-mock",), what="stripe-mock", brew="stripe/stripe-mock/stripe-mock",
+                            dirs=("/usr/local/bin", "/opt/homebrew/bin"))
+            binary = host.find(wanted, svc.options["bin"])
+            return NativeSpec(
                 argv=[binary, "-http-addr", f"{svc.host}:{o['port']}", "-https-addr", f"{svc.host}:{svc.ports['https_port']}"],
                 implementation=f"stripe-mock ({binary})",
                 cwd=state,
             )
-        env = {**process.python_env(), "DEVSTACK_STRIPE_SECRET_KEY": o["secret_key"], "DEVSTACK_STRIPE_PUBLISHABLE_KEY": o["publishable_key"],
+        env = {**python_env(), "DEVSTACK_STRIPE_SECRET_KEY": o["secret_key"], "DEVSTACK_STRIPE_PUBLISHABLE_KEY": o["publishable_key"],
                "DEVSTACK_STRIPE_WEBHOOK_SECRET": o["webhook_secret"],
                "DEVSTACK_STRIPE_WEBHOOKS": json.dumps([{"url": w["url"], "events": w.get("events") or ["*"]} for w in svc.options["webhooks"]])}
-        return process.NativeSpec(
-            argv=process.python_module("devstack.stubs.stripe", "--host", svc.host, "--port", o["port"], "--state-dir", state / "data",
-                                       "--public-url", o["api_base"]),
+        return NativeSpec(
+            argv=python_module("devstack.stubs.stripe", "--host", svc.host, "--port", o["port"], "--state-dir", state / "data",
+                               "--public-url", o["api_base"]),
             implementation="devstack Stripe emulator",
             env=env,
             cwd=state,

@@ -150,6 +150,22 @@ class StripeStack:
                                  f"emulator log (port {self.port}):\n{self.log()[-3000:]}")
         return result
 
+    def settle(self, timeout: float = 30.0) -> None:
+        """Wait until no delivery is pending (e.g. the seed's events), so a test starts from quiet."""
+        import urllib.request
+
+        deadline = time.monotonic() + timeout
+        while True:
+            req = urllib.request.Request(f"{self.api_base}/_devstack/stripe/events?limit=500",
+                                         headers={"Authorization": f"Bearer {self.secret_key}"})
+            with urllib.request.urlopen(req, timeout=10) as r:
+                pending = [d for e in json.load(r)["data"] for d in e["deliveries"] if d["state"] == "pending"]
+            if not pending:
+                return
+            if time.monotonic() > deadline:
+                raise AssertionError(f"deliveries still pending after {timeout}s: {pending[:3]}")
+            time.sleep(0.1)
+
     def log(self) -> str:
         path = self.stack.state / "stripe" / "log"
         return path.read_text(errors="replace") if path.exists() else "(no log)"
@@ -181,8 +197,10 @@ def stripe_stack(tmp_path_factory):
     (stack.root / "seed").mkdir()
     (stack.root / "seed" / "stripe.yaml").write_text(railgun_seed())
     try:
+        billing = StripeStack(stack, receiver)  # plans first: the receiver knows the webhook secret before `up` seeds
         stack.cli("up")
-        yield StripeStack(stack, receiver)
+        billing.settle()  # the seed's events are delivered before the first test
+        yield billing
     finally:
         try:
             finish(stack)

@@ -10,12 +10,12 @@ from __future__ import annotations
 
 import copy
 
-from devstack.stubs.stripe import catalog, errors
+from devstack.stubs.stripe import catalog, errors, payments
 from devstack.stubs.stripe.clock import add_interval
 from devstack.stubs.stripe.customers import resolve_owned
 from devstack.stubs.stripe.errors import StripeError
 from devstack.stubs.stripe.forms import Params
-from devstack.stubs.stripe.objects import Ctx, Route, equal_filter, list_of, new, page, search
+from devstack.stubs.stripe.objects import Ctx, Route, deleted, equal_filter, list_of, new, page, search
 from devstack.stubs.stripe.store import new_id
 
 DAY = 86400
@@ -252,6 +252,17 @@ def cancel_now(ctx: Ctx, sub: dict, reason: str) -> dict:
     return sub
 
 
+def delete_customer(ctx: Ctx, id: str) -> dict:
+    """DELETE /v1/customers/{id}: its subscriptions end first, as on Stripe (here, where subscriptions are known)."""
+    customer = ctx.get("customer", id, kind="customer")
+    for sub in ctx.store.find("subscription", customer=id):
+        if sub["status"] not in ("canceled", "incomplete_expired"):
+            cancel_now(ctx, sub, "cancellation_requested")
+    ctx.store.delete(id)
+    ctx.emit("customer.deleted", customer)
+    return deleted(customer)
+
+
 def list_subscriptions(ctx: Ctx) -> dict:
     p = ctx.params
     items = equal_filter(p, ctx.store.all("subscription"), "customer", "collection_method")
@@ -378,8 +389,6 @@ def bill(ctx: Ctx, sub: dict, reason: str, lines: list[dict], first: bool = Fals
         return mark_paid(ctx, invoice, None)
     if sub["collection_method"] == "send_invoice":
         return invoice
-    from devstack.stubs.stripe import payments
-
     payer = default_method(ctx, sub)
     pi = payments.create_payment_intent(ctx.sub({
         "amount": total, "currency": sub["currency"], "customer": sub["customer"], "setup_future_usage": "off_session",
@@ -473,8 +482,6 @@ def start_period(ctx: Ctx, sub: dict, start: int, before: dict | None = None) ->
 
 def retry(ctx: Ctx, invoice: dict, payment_method: str | None = None) -> dict:
     """Another attempt at an open invoice (a scheduled retry, or POST /v1/invoices/{id}/pay)."""
-    from devstack.stubs.stripe import payments
-
     pi = ctx.get("payment_intent", invoice["payment_intent"]) if invoice.get("payment_intent") else None
     sub = ctx.store.get(invoice.get("subscription") or "", "subscription") or {"customer": invoice["customer"]}
     payer = ctx.store.get(payment_method, "payment_method") if payment_method else default_method(ctx, sub)
@@ -550,7 +557,11 @@ def invoice_lines(ctx: Ctx, id: str) -> dict:
     return page(ctx, invoice["lines"]["data"], f"/v1/invoices/{id}/lines")
 
 
+# payments tells billing how an invoice's payment intent went (payments never imports billing).
+payments.invoice_hooks.update(paid=invoice_paid, failed=invoice_payment_failed)
+
 ROUTES = [
+    Route("DELETE", "/v1/customers/{id}", delete_customer),
     Route("POST", "/v1/subscriptions", create_subscription),
     Route("GET", "/v1/subscriptions", list_subscriptions),
     Route("GET", "/v1/subscriptions/search", lambda ctx: search(ctx, ctx.store.all("subscription"), "/v1/subscriptions/search")),

@@ -8,7 +8,7 @@ import time
 from devstack.stubs.stripe import cards, errors
 from devstack.stubs.stripe.errors import StripeError
 from devstack.stubs.stripe.forms import Params
-from devstack.stubs.stripe.objects import Ctx, Route, deleted, equal_filter, new, page, search
+from devstack.stubs.stripe.objects import Ctx, Route, equal_filter, new, page, search
 from devstack.stubs.stripe.store import new_id
 
 ADDRESS_KEYS = ("city", "country", "line1", "line2", "postal_code", "state")
@@ -83,18 +83,6 @@ def set_default_payment_method(ctx: Ctx, customer: dict, pm: dict) -> None:
     customer["invoice_settings"]["default_payment_method"] = pm["id"]
     ctx.put(customer)
     ctx.emit("customer.updated", customer, before)
-
-
-def delete_customer(ctx: Ctx, id: str) -> dict:
-    from devstack.stubs.stripe import billing
-
-    customer = ctx.get("customer", id, kind="customer")
-    for sub in ctx.store.find("subscription", customer=id):
-        if sub["status"] not in ("canceled", "incomplete_expired"):
-            billing.cancel_now(ctx, sub, "cancellation_requested")
-    ctx.store.delete(id)
-    ctx.emit("customer.deleted", customer)
-    return deleted(customer)
 
 
 def list_customers(ctx: Ctx) -> dict:
@@ -399,7 +387,6 @@ ROUTES = [
     Route("GET", "/v1/customers/search", lambda ctx: search(ctx, ctx.store.all("customer"), "/v1/customers/search")),
     Route("GET", "/v1/customers/{id}", lambda ctx, id: ctx.get("customer", id, kind="customer")),
     Route("POST", "/v1/customers/{id}", update_customer),
-    Route("DELETE", "/v1/customers/{id}", delete_customer),
     Route("GET", "/v1/customers/{id}/payment_methods", list_payment_methods),
     Route("GET", "/v1/customers/{id}/payment_methods/{pm}",
           lambda ctx, id, pm: resolve_owned_get(ctx, id, pm)),

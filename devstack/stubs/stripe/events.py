@@ -8,17 +8,42 @@ from __future__ import annotations
 import copy
 import time
 
-from devstack.stubs.stripe.objects import Ctx, diff, render
 from devstack.stubs.stripe.store import new_id
 
 DEFAULT_API_VERSION = "2024-06-20"
+
+
+def render(value):
+    """The object as the API shows it: the emulator's own `_` fields removed."""
+    if isinstance(value, dict):
+        return {k: render(v) for k, v in value.items() if not k.startswith("_")}
+    if isinstance(value, list):
+        return [render(v) for v in value]
+    return value
+
+
+def diff(old: dict, new_: dict) -> dict:
+    """data.previous_attributes: the old values of what changed (nested hashes: only their changed keys)."""
+    out = {}
+    for key in set(old) | set(new_):
+        if key.startswith("_") or key in ("updated",):
+            continue
+        before, after = old.get(key), new_.get(key)
+        if before == after:
+            continue
+        if isinstance(before, dict) and isinstance(after, dict) and before.get("object") != "list":
+            out[key] = diff(before, after)
+        else:
+            out[key] = copy.deepcopy(before)
+    return out
 
 
 def wants(enabled: list[str], type_: str) -> bool:
     return "*" in enabled or type_ in enabled
 
 
-def emit(ctx: Ctx, type_: str, obj: dict, previous: dict | None = None) -> dict:
+def emit(ctx, type_: str, obj: dict, previous: dict | None = None) -> dict:
+    """ctx: the call's objects.Ctx (its store, time, request and event list)."""
     store = ctx.store
     data = {"object": render(copy.deepcopy(obj))}
     if previous is not None and type_.endswith(".updated"):  # only updates carry the old values

@@ -6,7 +6,8 @@ import re
 from dataclasses import dataclass, field
 from typing import Callable
 
-from devstack.stubs.stripe import errors
+from devstack.stubs.stripe import errors, events
+from devstack.stubs.stripe.events import diff, render  # noqa: F401 - the resource modules take them from here
 from devstack.stubs.stripe.forms import Params
 from devstack.stubs.stripe.store import new_id
 
@@ -46,8 +47,6 @@ class Ctx:
         return self.store.put(obj)
 
     def emit(self, type_: str, obj: dict, previous: dict | None = None) -> None:
-        from devstack.stubs.stripe import events
-
         events.emit(self, type_, obj, previous)
 
     def sub(self, params: dict | None = None) -> "Ctx":
@@ -58,31 +57,6 @@ class Ctx:
 def new(ctx: Ctx, object_: str, prefix: str, fields: dict, id_: str | None = None) -> dict:
     """A fresh object with the fields every Stripe object has."""
     return {"id": id_ or new_id(prefix), "object": object_, "created": ctx.now, "livemode": False, **fields}
-
-
-def render(value):
-    """The object as the API shows it: the emulator's own `_` fields removed."""
-    if isinstance(value, dict):
-        return {k: render(v) for k, v in value.items() if not k.startswith("_")}
-    if isinstance(value, list):
-        return [render(v) for v in value]
-    return value
-
-
-def diff(old: dict, new_: dict) -> dict:
-    """data.previous_attributes: the old values of what changed (nested hashes: only their changed keys)."""
-    out = {}
-    for key in set(old) | set(new_):
-        if key.startswith("_") or key in ("updated",):
-            continue
-        before, after = old.get(key), new_.get(key)
-        if before == after:
-            continue
-        if isinstance(before, dict) and isinstance(after, dict) and before.get("object") != "list":
-            out[key] = diff(before, after)
-        else:
-            out[key] = copy.deepcopy(before)
-    return out
 
 
 # -- expand -------------------------------------------------------------------------------

@@ -13,6 +13,10 @@ from devstack.stubs.stripe.store import new_id
 
 CONFIRMABLE = ("requires_payment_method", "requires_confirmation", "requires_action")
 CANCELABLE = ("requires_payment_method", "requires_capture", "requires_confirmation", "requires_action", "processing")
+# What billing does when an invoice's payment intent succeeds or fails: set by
+# devstack.stubs.stripe.billing at import (it imports this module, not the reverse).
+invoice_hooks: dict = {}
+
 AUTH_FAILED = ("The provided PaymentMethod has failed authentication. You can provide payment_method_data or a new "
                "PaymentMethod to attempt to fulfill this PaymentIntent again.")
 
@@ -148,10 +152,8 @@ def fail(ctx: Ctx, pi: dict, pm: dict, behaviour: str) -> dict:
                                   "message": message, "payment_method": render(pm), "type": "card_error"})
     ctx.put(pi)
     ctx.emit("payment_intent.payment_failed", pi, before)
-    if pi.get("invoice"):
-        from devstack.stubs.stripe import billing
-
-        billing.invoice_payment_failed(ctx, pi)
+    if pi.get("invoice") and "failed" in invoice_hooks:
+        invoice_hooks["failed"](ctx, pi)
     raise StripeError(402, "card_error", message, code=code, decline_code=decline, param="", charge=charge["id"],
                       payment_intent=render(pi), payment_method=render(pm))
 
@@ -178,10 +180,8 @@ def succeed(ctx: Ctx, pi: dict, pm: dict) -> dict:
     pi.update(status="succeeded", amount_received=pi["amount"])
     ctx.put(pi)
     ctx.emit("payment_intent.succeeded", pi, before)
-    if pi.get("invoice"):
-        from devstack.stubs.stripe import billing
-
-        billing.invoice_paid(ctx, pi)
+    if pi.get("invoice") and "paid" in invoice_hooks:
+        invoice_hooks["paid"](ctx, pi)
     return pi
 
 
@@ -212,10 +212,8 @@ def authenticated(ctx: Ctx, intent: dict, ok: bool) -> dict:
                                       "payment_method": render(pm), "type": "invalid_request_error"})
     ctx.put(intent)
     ctx.emit("payment_intent.payment_failed", intent, before)
-    if intent.get("invoice"):
-        from devstack.stubs.stripe import billing
-
-        billing.invoice_payment_failed(ctx, intent)
+    if intent.get("invoice") and "failed" in invoice_hooks:
+        invoice_hooks["failed"](ctx, intent)
     return intent
 
 

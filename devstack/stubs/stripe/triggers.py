@@ -148,7 +148,7 @@ def _portal(s: Scenario) -> None:
 SCENARIOS = {
     "customer.created": ("customer", lambda s: s.customer()),
     "customer.updated": ("customer", lambda s: customers.update_customer(s.ctx.sub({"metadata": {"foo": "bar"}}), s.customer()["id"])),
-    "customer.deleted": ("customer", lambda s: customers.delete_customer(s.ctx.sub({}), s.customer()["id"])),
+    "customer.deleted": ("customer", lambda s: billing.delete_customer(s.ctx.sub({}), s.customer()["id"])),
     "product.created": ("product", lambda s: s.product_price(False)),
     "price.created": ("price", lambda s: s.product_price(False)),
     "payment_method.attached": ("customer", lambda s: s.customer(payment_method="pm_card_visa")),
