@@ -12,7 +12,7 @@ WEBHOOK_KEYS = ("url", "events")
 
 class Stripe(Kind):
     name = "stripe"
-    summary = "local Stripe API: Checkout, subscriptions, portal, signed webhooks"
+    summary = "Stripe API emulator: Checkout, subscriptions, billing portal, signed webhooks"
     modes = ("run", "stub", "off", "external")
     standin_when_no_binary = True
     options = {
@@ -48,7 +48,7 @@ class Stripe(Kind):
     }
     docker = ("devstack's Stripe emulator as a host process beside the containers; stripe/stripe-mock, pinned release, "
               "with `implementation: stripe-mock` (stateless: answers with fixtures)")
-    native_binary = "a stripe-mock binary with `implementation: stripe-mock` (`bin:`, PATH)"
+    native_binary = "with `implementation: stripe-mock`, a stripe-mock binary (`bin:`, PATH)"
     standin = ("devstack's Stripe emulator (python -m devstack.stubs.stripe), the default: stateful (SQLite under .devstack/), "
                "hosted Checkout and portal, signed webhooks (docs/stripe.md)")
     standin_lacks = ("Connect, tax, coupons, prorations, tiered/metered prices, non-card payment methods; "
