@@ -43,7 +43,9 @@ class Problem:
 
     def render(self, filename: str) -> str:
         where = f"{filename}:{self.line}" if self.line else filename
-        key = f" {self.path}:" if self.path else ""
+        # A hostile manifest's key can be megabytes long: show the start of it.
+        path = ".".join(part if len(part) <= 40 else part[:37] + "..." for part in self.path.split("."))
+        key = f" {path}:" if path else ""
         text = f"{where}:{key} {self.message}"
         if self.hint:
             text += f" ({self.hint})"

@@ -22,8 +22,14 @@ class Project:
         if self._manifest is None:
             from devstack import manifest
 
-            self._manifest = manifest.load(manifest.find(explicit=self.file))
+            self._manifest = load_manifest(manifest.find(explicit=self.file))
         return self._manifest
+
+    def manifest_path(self):
+        """Where the manifest is, even when it does not load (`down` of a broken one)."""
+        from devstack import manifest
+
+        return manifest.find(explicit=self.file)
 
     def requested_runtime(self) -> str:
         return self.runtime or os.environ.get("DEVSTACK_RUNTIME") or self.manifest.runtime
@@ -39,3 +45,19 @@ class Project:
         from devstack import plan
 
         return plan.build(self.manifest, host=host or plan.LOOPBACK, recheck_ports=recheck_ports, persist=persist)
+
+
+def load_manifest(path):
+    """The manifest, or one ManifestError with every mistake in it: its own
+    (types, names, ports, secrets), its env expressions (rendered against a
+    preview of the plan) and its `seed:` entries (files, globs, paths)."""
+    from devstack import manifest, plan, seed
+    from devstack.errors import ManifestError
+
+    loaded, problems = manifest.validate(path)
+    problems = problems + plan.env_problems(loaded) + seed.check(loaded)
+    if problems:
+        # In file order; problems without a line (file-wide ones) first.
+        problems.sort(key=lambda p: p.line or 0)
+        raise ManifestError(str(loaded.path), problems)
+    return loaded

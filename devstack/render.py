@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import shlex
 import sys
 from functools import cache
@@ -71,13 +72,32 @@ def _templates():
         bytecode = jinja2.FileSystemBytecodeCache(str(cache_dir))
     except OSError:
         bytecode = None
-    return jinja2.Environment(
+    env = jinja2.Environment(
         loader=jinja2.FunctionLoader(load),  # a template's name is its kind's
         undefined=jinja2.StrictUndefined,
         keep_trailing_newline=True,
         autoescape=False,
         bytecode_cache=bytecode,
     )
+    # Same calling convention as Jinja's own tojson (compiled templates in the
+    # bytecode cache pass the eval context first).
+    env.filters["tojson"] = jinja2.pass_eval_context(lambda _ctx, value, indent=None: yaml_quoted(value))
+    return env
+
+
+_SURROGATES = re.compile(r"\\u(d[89ab][0-9a-f]{2})\\u(d[c-f][0-9a-f]{2})")
+
+
+def yaml_quoted(value) -> str:
+    """A value as a YAML double-quoted scalar (the templates' `tojson`).
+
+    JSON writes a character outside the BMP as a surrogate pair (`"\\ud83d\\udca5"`),
+    which YAML refuses: a `database: "💥"` broke the compose file. YAML's own
+    `\\U0001f4a5` escape says the same."""
+    def join(m):
+        return "\\U%08x" % (0x10000 + ((int(m[1], 16) - 0xD800) << 10) + (int(m[2], 16) - 0xDC00))
+
+    return _SURROGATES.sub(join, json.dumps(value))
 
 
 # Docker's default bridge, not a per-project network: the services only talk to

@@ -483,7 +483,8 @@ class DockerRuntime(Runtime):
         stubs = self._stubs(plan)
         if stubs is not None:
             stubs.down(plan, volumes, progress)
-        render.write_compose(plan, bind=self.bind_address())
+        if plan.services:  # none: `down` from what `up` recorded (a broken manifest): that compose file as it is
+            render.write_compose(plan, bind=self.bind_address())
         client = self.client(plan)
         self._run("stop the stack", lambda: client.compose.down(volumes=volumes, remove_orphans=True, timeout=10, quiet=True), plan)
         self._remove_leftovers(plan, volumes)

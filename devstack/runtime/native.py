@@ -88,7 +88,7 @@ class NativeRuntime(Runtime):
             forkserver.discard()  # nothing to fork
             return []
 
-        specs = {svc.name: native_spec(svc, plan) for svc in to_start}  # missing binaries fail here, before anything starts
+        specs = native_specs(to_start, plan)  # missing binaries fail here, every one together, before anything starts
         # One pipeline per service, all in parallel: spawn (with init steps such
         # as initdb), bootstrap, then the kind's readiness probe.
         launcher = _launcher(specs.values())
@@ -286,6 +286,24 @@ def _launcher(specs):
             early.kill()
         return None
     return early or forkserver.ForkServer(forkserver.helper_env())
+
+
+def native_specs(services: list[ServicePlan], plan: StackPlan) -> dict[str, NativeSpec]:
+    """Each service's NativeSpec; what cannot run (a missing or wrong binary) is
+    reported for every service at once, each named with its manifest line."""
+    from devstack.errors import ManifestError, Problem
+
+    specs, problems = {}, []
+    for svc in services:
+        try:
+            specs[svc.name] = native_spec(svc, plan)
+        except UserError as exc:
+            problems.append(Problem(exc.message, f"services.{svc.name}", svc.line, exc.hint))
+    if problems:
+        count = len(problems)
+        raise ManifestError(str(plan.manifest_path), problems, fix="install what is missing, or set `bin:` to the right file",
+                            summary=f"{count} service{'s' if count > 1 else ''} cannot run on this machine")
+    return specs
 
 
 def _spec_or_none(svc: ServicePlan, plan: StackPlan) -> NativeSpec | None:

@@ -38,6 +38,9 @@ class Option:
     generate: str | None = None
     # Values that would end up inside a shell/eval must not carry these characters.
     forbid_chars: str = ""
+    # Newlines and tabs allowed (a shell command); other control characters never.
+    # Off for every other string: values end up in config files and command lines.
+    multiline: bool = False
 
 
 @dataclass(frozen=True)

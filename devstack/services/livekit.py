@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 from devstack.services.base import Kind, Option, Port
 
 
@@ -48,12 +50,16 @@ class Livekit(Kind):
         }
 
     def check(self, options):
+        problems = []
         secret = options.get("api_secret")
         if secret is not None and len(secret) < 32:
-            return [("api_secret", f"must be at least 32 characters (LiveKit refuses shorter), got {len(secret)}")]
-        if ":" in (options.get("api_key") or ""):
-            return [("api_key", "must not contain `:` (LIVEKIT_KEYS is `key: secret`)")]
-        return []
+            problems.append(("api_secret", f"must be at least 32 characters (LiveKit refuses shorter), got {len(secret)}"))
+        for key in ("api_key", "api_secret"):
+            value = options.get(key)
+            if value is not None and not re.match(r"^[A-Za-z0-9_.~+/=-]+$", value):
+                # LiveKit reads LIVEKIT_KEYS (`key: secret`) as YAML: `:`, `#`, quotes or spaces would change it
+                problems.append((key, "use letters, digits and `_ . ~ + / = -` only (LIVEKIT_KEYS is read as YAML `key: secret`)"))
+        return problems
 
     def native(self, svc, stack, host):
         from devstack.services.spec import FileSpec, NativeSpec, Wanted, python_env, python_module

@@ -27,7 +27,7 @@ class Postgres(Kind):
         "database": Option(str, None, "database the app uses; defaults to the project name"),
         "databases": Option(list, [], "extra databases to create beside `database`"),
         "bin_dir": Option(str, None, "directory holding initdb/postgres for the native runtime"),
-        "migrate": Option(str, None, "command run before SQL fixtures, with the app's env (e.g. `npx prisma migrate deploy`)"),
+        "migrate": Option(str, None, "command run before SQL fixtures, with the app's env (e.g. `npx prisma migrate deploy`)", multiline=True),
     }
     ports = {"port": Port(5432)}
     default_env = {

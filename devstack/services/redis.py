@@ -30,6 +30,16 @@ class Redis(Kind):
     def image(self, svc):
         return svc.options["image"] or f"redis:{svc.options['version']}"
 
+    def check(self, options):
+        problems = []
+        password = options.get("password")
+        if password is not None and (not password or any(c.isspace() or c in "\"'\\" for c in password)):
+            # redis.conf splits `requirepass` on spaces and reads quotes and backslashes
+            problems.append(("password", "must be non-empty, without spaces, quotes or backslashes (it is a redis.conf argument)"))
+        if not 0 <= options.get("db", 0) <= 15:
+            problems.append(("db", f"expected a database number from 0 to 15 (Redis has 16), got {options['db']}"))
+        return problems
+
     def outputs(self, svc, stack):
         o = svc.options
         return {
