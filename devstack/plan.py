@@ -53,6 +53,16 @@ class ServicePlan:
         """Something of ours runs for it (the real thing or a stand-in)."""
         return self.mode in ("run", "stub")
 
+    @property
+    def on_host(self) -> bool:
+        """A process on this machine under either runtime (stand-ins; the Stripe emulator)."""
+        return self.runs and self.kind.runs_on_host(self.mode, self.options)
+
+    @property
+    def in_container(self) -> bool:
+        """A container under the Docker runtime."""
+        return self.mode == "run" and not self.on_host
+
 
 @dataclass
 class StackPlan:
@@ -121,7 +131,7 @@ def _build(manifest: Manifest, host: str, recheck_ports: set[str] | None, persis
             if option.generate and options.get(key) is None and spec.mode != "off":
                 options[key] = store.get("services", f"{name}.{key}", option.generate)
         # Stand-ins run on this machine even when containers run on a remote engine.
-        svc_host = host if spec.mode == "run" else LOOPBACK
+        svc_host = host if spec.mode == "run" and not kind.runs_on_host(spec.mode, options) else LOOPBACK
         services[name] = ServicePlan(name, kind, spec.mode, options, {}, svc_host, state / name, spec.seed, line=spec.line)
         if spec.mode in ("run", "stub"):
             for pname, port in kind.ports.items():

@@ -22,6 +22,7 @@ COMMANDS = {
     "env": "devstack.cli.env:env",
     "doctor": "devstack.cli.doctor:doctor",
     "kinds": "devstack.cli.kinds:kinds",
+    "stripe": "devstack.cli.stripe:stripe",
 }
 SUMMARIES = {
     "up": "Render, start, wait until ready, seed, write .env.",
@@ -33,6 +34,7 @@ SUMMARIES = {
     "env": "Print connection settings (dotenv | json | shell).",
     "doctor": "Check this machine, the stack and the app's .env; each problem with its fix.",
     "kinds": "List the service kinds, or show one's options and outputs.",
+    "stripe": "Local Stripe: trigger, listen, events, checkout, advance.",
 }
 
 

@@ -30,7 +30,7 @@ def compose_missing() -> UserError:
 
 
 def image_unavailable(image: str, plan: StackPlan | None, reason: str = "") -> UserError:
-    owners = [s.name for s in (plan.services.values() if plan else []) if s.mode == "run" and s.kind.image(s) == image]
+    owners = [s.name for s in (plan.services.values() if plan else []) if s.in_container and s.kind.image(s) == image]
     option = f"services.{owners[0]}.image" if owners else "the service's `image:`"
     why = f" ({reason})" if reason else ""
     return UserError(f"image {image} not present and cannot be pulled{why}",

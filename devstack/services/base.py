@@ -105,6 +105,11 @@ class Kind:
         """The kind's own options plus one host-port option per published port."""
         return self._all_options
 
+    def runs_on_host(self, mode: str, options: dict[str, Any]) -> bool:
+        """Runs as a process on this machine even under the Docker runtime (devstack's stand-ins).
+        The runtimes and the compose file ask this, never a kind's name."""
+        return mode == "stub"
+
     # -- plan ---------------------------------------------------------------
     def image(self, svc: "ServicePlan") -> str | None:
         return svc.options.get("image")
