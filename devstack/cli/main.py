@@ -21,6 +21,7 @@ COMMANDS = {
     "render": "devstack.cli.render:render",
     "env": "devstack.cli.env:env",
     "doctor": "devstack.cli.doctor:doctor",
+    "init": "devstack.cli.init:init",
 }
 SUMMARIES = {
     "up": "Render, start, wait until ready, seed, write .env.",
@@ -31,6 +32,7 @@ SUMMARIES = {
     "render": "Write .devstack/compose.yaml and the app's .env.",
     "env": "Print connection settings (dotenv | json | shell).",
     "doctor": "Explain what is wrong with this machine or stack, and the fix.",
+    "init": "Write devstack.yaml from the app's .env.example or dependency document.",
 }
 
 
