@@ -223,7 +223,7 @@ def _not_a_service(var: Variable, parts: list[str], names: set[str]) -> Decision
     text = "_".join(parts)
     if names & rules.ANALYTICS_VENDORS or "TELEMETRY" in names or text.startswith("DO_NOT_TRACK"):
         return Decision(var, OFF, switch_off(var), "analytics / telemetry: off in development")
-    if rules.ANALYTICS_TEXT.search(var.context) and not (set(parts) & rules.SECRET_WORDS):
+    if names & {"STATS", "TRACKING", "TRACKER", "PIXEL", "MEASUREMENT"} and rules.ANALYTICS_TEXT.search(var.context):
         return Decision(var, OFF, switch_off(var), "analytics (its comment says so): off in development")
     if names & rules.FLAG_VENDORS:
         return Decision(var, OFF, switch_off(var), "hosted feature flags: off (the app's defaults apply)")

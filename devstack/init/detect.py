@@ -46,6 +46,7 @@ def detect(inputs: Inputs, project: str) -> Result:
         elif decision.var.commented and decision.category != SERVICE:
             decision = Decision(var, SKIPPED, "", f"commented out in the example ({decision.label}: {decision.reason}); left out", written=False)
         result.decisions.append(decision)
+    _follow_references(result.decisions)
     result.decisions += dropped
     result.secrets = list(secrets.values())
     result.env_file = _env_file(chosen)
@@ -333,6 +334,8 @@ def _value(claim: Claim, svc: Service) -> tuple[str, str | None, str]:
         return ref("enabled"), "enabled", "true while the service runs"
     if role == rules.DEFAULT_USER:
         return "default", None, "Redis's ACL user for the password"
+    if role == rules.KEEP and svc.kind == "coturn":
+        return var.value, None, "coturn here takes REST-API credentials made from its secret, no static user: kept as written"
     if role == rules.KEEP:
         return var.value, None, "kept with the example value"
     if role == rules.BLANK:
@@ -409,6 +412,17 @@ def _secret(decision: Decision, secrets: dict[str, Secret], inputs: Inputs) -> D
     if var.name.upper().endswith("APP_KEY") and spec.startswith("base64"):
         expr = "base64:" + expr  # Laravel reads `base64:` keys
     return Decision(var, SECRET, expr, f"app secret, generated per project ({spec}; {example})", output=spec, service="secrets")
+
+
+def _follow_references(decisions: list[Decision]) -> None:
+    """VITE_PUSHER_APP_KEY="${PUSHER_APP_KEY}": the same value as the variable it names."""
+    by_name = {d.var.name: d for d in decisions if d.written}
+    for d in decisions:
+        match = re.fullmatch(r"\$\{?([A-Za-z_][A-Za-z0-9_]*)\}?", d.var.value.strip())
+        target = by_name.get(match.group(1)) if match and d.category == CONFIG else None
+        if target is not None and target is not d:
+            d.value = target.value
+            d.reason = f"the example sets it to ${{{target.var.name}}}: the same value"
 
 
 def _env_file(variables: list[Variable]) -> str:

@@ -9,8 +9,9 @@ from devstack.errors import UserError
 from devstack.init import composefile, dotenv, markdown
 from devstack.init.model import Inputs
 
-DOTENV_NAMES = (".env.example", ".env.sample", ".env.template", "example.env", ".env.local.example", ".env.development",
-                ".env.dist", ".env.defaults", "env.example", ".env.dev.example", ".env.example.local", "sample.env")
+# .env.example, .env.sample, .env.template, .env.local.example, .env.production.sample, example.env, .env.development, ...
+DOTENV_NAME = re.compile(r"^(\.env(\.[\w-]+)*\.(example|sample|template|dist|defaults)(\.local)?|\.env\.(development|dev)"
+                         r"|([\w-]+\.)?(example|sample)\.env|env\.(example|sample))$")
 COMPOSE_NAMES = ("compose.yaml", "compose.yml", "docker-compose.yml", "docker-compose.yaml", "docker-compose.dev.yml",
                  "docker-compose.dev.yaml", "compose.dev.yaml", "docker-compose.development.yml", "docker-compose.local.yml")
 # Documents that describe the app's services (the README only when nothing else is there).
@@ -21,7 +22,7 @@ MAX_BYTES = 2_000_000  # larger files are not dependency lists
 
 def discover(root: Path) -> list[Path]:
     dirs = [root] + _subdirs(root)
-    dotenvs = [d / n for d in dirs for n in DOTENV_NAMES if (d / n).is_file()]
+    dotenvs = [p for d in dirs for p in sorted(d.iterdir()) if DOTENV_NAME.match(p.name) and p.is_file()]
     composes = [d / n for d in dirs for n in COMPOSE_NAMES if (d / n).is_file()]
     docs = [p for d in dirs for p in sorted(d.glob("*.md")) if DOC_NAME.search(p.name) and p.is_file()]
     found = dotenvs + composes + docs
@@ -68,7 +69,7 @@ def parse(text: str, source: str, filename: str) -> Inputs:
 
 def kind_of(filename: str, text: str) -> str:
     lower = filename.lower()
-    if lower.startswith(".env") or lower.endswith(".env") or lower in DOTENV_NAMES or lower.endswith((".env.example", ".env.sample")):
+    if lower.startswith(".env") or lower.endswith(".env") or DOTENV_NAME.match(lower):
         return "dotenv"
     if lower.endswith((".yml", ".yaml")):
         return "compose"
