@@ -139,6 +139,8 @@ def _by_family(var: Variable, parts: list[str], scheme: str | None) -> Claim | N
         evidence_only = bool(set(parts) & rule.evidence_only) and not strong_family
         strong = (strong_family or role in rule.strong_roles) and not evidence_only
         score = 2 + strong + strong_family
+        if role == "endpoint" and parts[idx] == "CDN":
+            role = rules.PUBLIC  # CDN_URL: where the files are served from
         family = "_".join(parts[:idx + 1])
         claim = Claim(var, rule.kind, role, strong, f"named like {rule.kind}'s {role.lstrip('@')} ({family}_*)", qualifiers, family)
         if best is None or score > best[0]:
@@ -221,7 +223,7 @@ def _by_prose(var: Variable, parts: list[str]) -> Claim | None:
 
 def _not_a_service(var: Variable, parts: list[str], names: set[str]) -> Decision:
     text = "_".join(parts)
-    if names & rules.ANALYTICS_VENDORS or "TELEMETRY" in names or text.startswith("DO_NOT_TRACK"):
+    if names & rules.ANALYTICS_VENDORS or names & {"TELEMETRY", "DIAGNOSTICS"} or text.startswith("DO_NOT_TRACK"):
         return Decision(var, OFF, switch_off(var), "analytics / telemetry: off in development")
     if names & {"STATS", "TRACKING", "TRACKER", "PIXEL", "MEASUREMENT"} and rules.ANALYTICS_TEXT.search(var.context):
         return Decision(var, OFF, switch_off(var), "analytics (its comment says so): off in development")
@@ -248,7 +250,7 @@ def _is_app_secret(parts: list[str]) -> bool:
     if not parts:
         return False
     last = parts[-1]
-    if last in ("SECRET", "SALT", "PEPPER", "SECRETKEY", "JWTSECRET"):
+    if last in ("SECRET", "SALT", "PEPPER", "SECRETKEY", "JWTSECRET") or parts == ["KEY"]:
         return True
     return last in rules.SECRET_LAST and bool(set(parts) & rules.SECRET_WORDS)
 

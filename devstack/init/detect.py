@@ -32,13 +32,14 @@ def detect(inputs: Inputs, project: str) -> Result:
     for svc in result.services:
         by_kind.setdefault(svc.kind, svc)
 
+    port_families = {c.family for c in claims if c.role == "port"}
     secrets: dict[str, Secret] = {}
     for var in chosen:
         outcome = outcomes[id(var)]
         if isinstance(outcome, Claim) and not outcome.role:
             decision = Decision(var, CONFIG, var.value, f"a {outcome.kind} setting devstack has no value for: kept as written")
         elif isinstance(outcome, Claim):
-            decision = _decide(outcome, by_kind, services, providers, evidence, inputs)
+            decision = _decide(outcome, by_kind, services, providers, port_families)
         else:
             decision = outcome
         if decision.category == SECRET:
@@ -297,7 +298,7 @@ def _flags_config(inputs: Inputs, claims: list[Claim]) -> dict | None:
 
 # -- decisions ----------------------------------------------------------------------------------
 
-def _decide(claim: Claim, by_kind: dict, services: dict, providers: dict, evidence: set[str], inputs: Inputs) -> Decision:
+def _decide(claim: Claim, by_kind: dict, services: dict, providers: dict, port_families: set[str]) -> Decision:
     var = claim.var
     if claim.kind == "email_api":
         provider = providers.get(id(claim))
@@ -313,7 +314,7 @@ def _decide(claim: Claim, by_kind: dict, services: dict, providers: dict, eviden
         return Decision(var, OFF, "", f"{claim.kind}'s cloud token (used at build time): empty locally")
     if claim.role.startswith(rules.KEEP + ":config"):
         return Decision(var, CONFIG, var.value, f"app config ({claim.kind} has no such setting): kept with the example value")
-    value, output, note = _value(claim, svc)
+    value, output, note = _value(claim, svc, port_families)
     reason = claim.reason + (f"; {note}" if note else "")
     if svc.mode == "off":
         reason += f"; {svc.name} is off, so it reads as empty"
@@ -322,7 +323,7 @@ def _decide(claim: Claim, by_kind: dict, services: dict, providers: dict, eviden
     return Decision(var, SERVICE, value, reason, claim.kind, output, svc.name)
 
 
-def _value(claim: Claim, svc: Service) -> tuple[str, str | None, str]:
+def _value(claim: Claim, svc: Service, port_families: set[str]) -> tuple[str, str | None, str]:
     """(env value, the output it reads, a note) for a claim on service svc."""
     role, var, name = claim.role, claim.var, svc.name
     value = var.value.strip()
@@ -364,9 +365,9 @@ def _value(claim: Claim, svc: Service) -> tuple[str, str | None, str]:
         if mine and buckets and mine != buckets[0]:
             return mine, "bucket", "a second bucket, created at start"
     if svc.kind == "minio" and role == "endpoint" and value and "://" not in value:
-        if re.search(r":\d+$", value):
-            return f"{ref('host')}:{ref('port')}", "host:port", "host:port, as the example writes it (no scheme)"
-        return ref("host"), "host", "a host name, as the example writes it (no scheme)"
+        if claim.family in port_families:  # MINIO_ENDPOINT + MINIO_PORT: the host alone
+            return ref("host"), "host", "a host name, as the example writes it (the port has its own variable)"
+        return f"{ref('host')}:{ref('port')}", "host:port", "host:port: the example has no scheme, and the local port is not the default"
     if role not in available:
         return var.value, None, f"the catalog's {svc.kind} has no `{role}` output: kept as written"
     return ref(role), role, ""

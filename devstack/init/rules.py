@@ -218,7 +218,7 @@ NOT_SENDING = {"SYNC", "CONTACT", "CONTACTS", "MARKETING", "AUDIENCE", "LIST", "
 
 # -- app secrets -----------------------------------------------------------------------------
 
-SECRET_LAST = {"SECRET", "KEY", "SALT", "PEPPER", "SECRETKEY", "JWTSECRET", "KEYBASE", "BASE", "TOKEN"}
+SECRET_LAST = {"SECRET", "KEY", "KEYS", "SALT", "PEPPER", "SECRETKEY", "JWTSECRET", "KEYBASE", "BASE", "TOKEN"}
 SECRET_WORDS = {"SECRET", "ENCRYPTION", "ENCRYPT", "SIGNING", "SIGN", "CRYPTO", "CIPHER", "HMAC", "JWT", "SESSION", "COOKIE",
                 "MASTER", "APP", "OTP", "TOTP", "VAULT", "PRIMARY", "DETERMINISTIC", "DERIVATION", "HASH", "NEXTAUTH", "AUTH",
                 "UTILS", "CSRF", "TOKEN", "SECRETKEY", "JWTSECRET", "SECONDARY", "ED25519", "SALT", "PEPPER", "CRON"}
