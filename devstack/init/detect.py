@@ -154,12 +154,9 @@ def _services(inputs: Inputs, claims: list[Claim], evidence: set[str], providers
 def _cues_for(kind: str, inputs: Inputs, claims: list[Claim]) -> list[Cue]:
     cues = [c for c in inputs.cues if c.kind == kind]
     for claim in claims:
-        if claim.kind == kind and claim.var.source.endswith(tuple(ENV_SUFFIXES)) and claim.var.context:
+        if claim.kind == kind and claim.var.context:  # `ANALYTICS_ENABLED=false  # Disabled by default`
             cues.append(Cue(kind, claim.var.context, claim.var.source, claim.var.line))
     return cues
-
-
-ENV_SUFFIXES = ("example", "sample", "template", ".env", "development", "local")
 
 
 def _mode(kind: str, cues: list[Cue]) -> tuple[str, str]:

@@ -33,7 +33,7 @@ def parse(text: str, source: str) -> Inputs:
         if heading or section_lines:
             found.prose.append((heading, "\n".join(section_lines)))
 
-    for i, tok in enumerate(tokens):
+    for tok in tokens:
         line = tok.map[0] + 1 if tok.map else 0
         if tok.type == "heading_open":
             close_section()

@@ -118,7 +118,3 @@ class Result:
     decisions: list[Decision] = field(default_factory=list)
     env_file: str = ".env"
     notes: list[str] = field(default_factory=list)  # what the user should know (unsupported services, ...)
-
-    @property
-    def recognized(self) -> bool:
-        return any(s.mode != "off" or s.comment for s in self.services) and any(d.category == SERVICE for d in self.decisions)
