@@ -29,7 +29,8 @@ def init(app, sources, dry_run, force, as_json):
     if target.exists() and not force and not dry_run:
         raise UserError(f"{relative(target)} already exists", "pass --force to replace it, or --dry-run to see what init would write")
     result = initpkg.run(root, [Path(s) for s in sources] or None)
-    info(f"init: read {', '.join(result.inputs.files)}: {len(result.decisions)} variables, {len(result.inputs.hints)} services run by the inputs")
+    hints = f", {len(result.inputs.hints)} services they run" if result.inputs.hints else ""
+    info(f"init: read {', '.join(result.inputs.files)} ({len(result.decisions)} variables{hints})")
     text = writer.render(result)
     writer.validate(text, target.parent if target.parent.exists() else Path.cwd())
     if not dry_run:

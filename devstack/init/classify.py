@@ -243,7 +243,7 @@ def _not_a_service(var: Variable, parts: list[str], names: set[str]) -> Decision
         return Decision(var, SECRET, "", "app secret: generated per project")
     if parts and parts[-1] in ("ID", "ARN", "NAME", "PATH") and rules.SECRETS_MANAGER_TEXT.search(var.context):
         return Decision(var, OFF, "", "only used with a secrets manager: empty locally")
-    return Decision(var, CONFIG, var.value, "app config: kept with the example value")
+    return Decision(var, CONFIG, var.value, "kept with the example value")
 
 
 def _is_app_secret(parts: list[str]) -> bool:

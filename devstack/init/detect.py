@@ -310,7 +310,7 @@ def _decide(claim: Claim, by_kind: dict, services: dict, providers: dict, port_f
     if claim.role == rules.EMPTY:
         return Decision(var, OFF, "", f"{claim.kind}'s cloud token (used at build time): empty locally")
     if claim.role.startswith(rules.KEEP + ":config"):
-        return Decision(var, CONFIG, var.value, f"app config ({claim.kind} has no such setting): kept with the example value")
+        return Decision(var, CONFIG, var.value, f"{claim.kind} has no such setting: kept with the example value")
     value, output, note = _value(claim, svc, port_families)
     reason = claim.reason + (f"; {note}" if note else "")
     if svc.mode == "off":

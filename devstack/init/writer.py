@@ -58,7 +58,9 @@ def render(result: Result) -> str:
     for d in result.decisions:
         if not d.written:
             continue
-        out += _comment(f"{d.label}: {d.reason} ({d.var.where})", "  ")
+        shown = {"config": "app config", "secret": "secret", "off": "off"}.get(d.category, d.label)
+        why = d.reason if d.reason.lower().startswith(shown) else f"{shown}: {d.reason}"
+        out += _comment(f"{why} ({d.var.where})", "  ")
         out.append(f"  {d.var.name}: {_env_value(d.value)}")
     skipped = [d for d in result.decisions if not d.written]
     if skipped:
