@@ -19,6 +19,7 @@ def run(root: Path, paths: list[Path] | None = None):
     from devstack.init import detect, sources
 
     if paths:
+        paths = [q for p in paths for q in (sources.discover(Path(p)) if Path(p).is_dir() else [Path(p)])]
         missing = [str(p) for p in paths if not Path(p).is_file()]
         if missing:
             raise UserError(f"no such file: {', '.join(missing)}", "pass an existing .env.example, markdown document or compose file to --from")

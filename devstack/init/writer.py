@@ -109,8 +109,11 @@ def write(path: Path, text: str, force: bool) -> None:
     path = Path(path)
     if path.exists() and not force:
         raise UserError(f"{path} already exists", "pass --force to replace it, or --dry-run to see what init would write")
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+    except OSError as exc:
+        raise UserError(f"cannot write {path}: {exc.strerror}", "check that the folder exists and is writable, or pass -f PATH") from None
     try:
         os.fchmod(fd, 0o644)
         with os.fdopen(fd, "w") as handle:
@@ -133,7 +136,10 @@ def validate(text: str, directory: Path) -> None:
     from devstack import manifest
     from devstack.errors import ManifestError
 
-    fd, tmp = tempfile.mkstemp(prefix=".devstack-init.", suffix=".yaml", dir=directory)
+    try:
+        fd, tmp = tempfile.mkstemp(prefix=".devstack-init.", suffix=".yaml", dir=directory)
+    except OSError:
+        fd, tmp = tempfile.mkstemp(prefix=".devstack-init.", suffix=".yaml")  # a read-only folder: write() will say so
     try:
         with os.fdopen(fd, "w") as handle:
             handle.write(text)

@@ -118,3 +118,18 @@ def test_init_is_registered_with_the_other_commands(cli):
     result = cli("--help")
     assert "init" in result.stdout and "Write devstack.yaml" in result.stdout
     assert os.environ.get("DEVSTACK_HOME")  # each test has its own (tests/conftest.py)
+
+
+def test_from_a_folder_reads_the_usual_files_in_it(tmp_path, cli):
+    (tmp_path / "backend").mkdir()
+    (tmp_path / "backend" / ".env.example").write_text("REDIS_URL=redis://localhost:6379\n")
+    result = cli("init", "--from", "backend", "--json", cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    data = json.loads(result.stdout)
+    assert data["inputs"] == ["backend/.env.example"] and data["env_file"] == "backend/.env"
+
+
+def test_an_unwritable_folder_is_one_error(tmp_path, cli):
+    (tmp_path / ".env.example").write_text(ENV)
+    result = cli("-f", "/proc/devstack.yaml", "init", "--from", ".env.example", cwd=tmp_path)
+    assert result.returncode == 2 and "cannot write /proc/devstack.yaml" in result.stderr and "Traceback" not in result.stderr
