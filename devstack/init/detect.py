@@ -23,7 +23,7 @@ def detect(inputs: Inputs, project: str) -> Result:
     outcomes = {id(v): classify.classify(v, prefix, blocked) for v in chosen}
     claims = [o for o in outcomes.values() if isinstance(o, Claim) and o.role]
     evidence = {c.kind for c in claims if c.strong and not c.var.commented} | {h.kind for h in inputs.hints}
-    _settle_weak(claims, evidence, outcomes)
+    _settle_weak(claims, evidence, outcomes, prefix)
 
     providers = _email_providers(claims)
     services = _services(inputs, claims, evidence, providers, project)
@@ -37,7 +37,7 @@ def detect(inputs: Inputs, project: str) -> Result:
     for var in chosen:
         outcome = outcomes[id(var)]
         if isinstance(outcome, Claim) and not outcome.role:
-            decision = Decision(var, CONFIG, var.value, f"a {outcome.kind} setting devstack has no value for: kept as written")
+            decision = Decision(var, CONFIG, var.value, f"a setting of {outcome.kind} that devstack has no value for: kept as written")
         elif isinstance(outcome, Claim):
             decision = _decide(outcome, by_kind, services, providers, port_families)
         else:
@@ -88,7 +88,7 @@ def _blocked_families(variables: list[Variable], prefix: str | None) -> dict[str
     return blocked
 
 
-def _settle_weak(claims: list[Claim], evidence: set[str], outcomes: dict) -> None:
+def _settle_weak(claims: list[Claim], evidence: set[str], outcomes: dict, prefix: str | None) -> None:
     """A weak claim counts when the app needs the kind anyway, else it is not a service."""
     for claim in list(claims):
         if claim.strong:
@@ -102,7 +102,7 @@ def _settle_weak(claims: list[Claim], evidence: set[str], outcomes: dict) -> Non
             claim.reason += f"; goes with the app's {alt} settings"
             continue
         claims.remove(claim)
-        parts = rules.strip_prefixes(rules.tokens(claim.var.name))
+        parts = rules.strip_prefixes(rules.tokens(claim.var.name), prefix)
         outcomes[id(claim.var)] = classify._not_a_service(claim.var, parts, set(parts))
         if claim.role == rules.ENABLED and claim.kind == "posthog":
             outcomes[id(claim.var)] = Decision(claim.var, OFF, classify.switch_off(claim.var), "analytics switch: off in development")
@@ -365,6 +365,8 @@ def _value(claim: Claim, svc: Service, port_families: set[str]) -> tuple[str, st
         if claim.family in port_families:  # MINIO_ENDPOINT + MINIO_PORT: the host alone
             return ref("host"), "host", "a host name, as the example writes it (the port has its own variable)"
         return f"{ref('host')}:{ref('port')}", "host:port", "host:port: the example has no scheme, and the local port is not the default"
+    if role in ("url", "api_base", "http_url") and value and not classify.scheme_of(value) and not value.startswith("/") and svc.kind != "postgres":
+        return f"{ref(host)}:{ref(port)}", f"{host}:{port}", "host:port: the example has no scheme (MAILGUN_ENDPOINT=api.mailgun.net)"
     if role not in available:
         return var.value, None, f"the catalog's {svc.kind} has no `{role}` output: kept as written"
     return ref(role), role, ""

@@ -170,7 +170,7 @@ def test_tls_switches_are_turned_off_in_the_examples_own_style():
 
 
 @pytest.mark.parametrize(("line", "provider"), [("SENDGRID_API_KEY=", "sendgrid"), ("RESEND_API_KEY=", "resend"),
-                                                ("POSTMARK_SERVER_TOKEN=", "postmark")])
+                                                ("POSTMARK_SERVER_TOKEN=", "postmark"), ("MAILGUN_API_KEY=", "mailgun")])
 def test_email_apis_become_the_stub_delivering_into_an_inbox(line, provider):
     result, d = decide(line + "\n")
     by_kind = {s.kind: s for s in result.services}
