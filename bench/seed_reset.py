@@ -58,8 +58,16 @@ def main() -> None:
                 conn.execute("CREATE TABLE IF NOT EXISTS junk AS SELECT 1 AS x")
                 conn.execute("CHECKPOINT")
 
+        from devstack.seed.base import State
+
         def reseed():
-            return timed(lambda: seeder.load(fixtures))
+            seconds = timed(lambda: remember(seeder.load(fixtures)))
+            return seconds
+
+        def remember(snapshot):  # as seed_stack does after a load (the reset below reads it)
+            state = State(plan.state_dir / "seed")
+            record = state.get("db")
+            state.set("db", {**record, "snapshot": snapshot})
 
         def reset():
             return timed(lambda: seed_stack(plan, messages.append, reset=True))

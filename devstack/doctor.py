@@ -52,11 +52,13 @@ def check_runtime(app) -> Iterator[Finding]:
 
 
 def check_native(plan) -> Iterator[Finding]:
+    from devstack.runtime.host import native_spec
+
     for svc in plan.services.values():
         if not svc.runs:
             continue
         try:
-            spec = svc.kind.native(svc, plan)
+            spec = native_spec(svc, plan)
         except UserError as exc:
             yield Finding("fail", svc.name, exc.message, exc.hint or "")
             continue
@@ -154,7 +156,7 @@ def run(app) -> list[Finding]:
     from devstack import runtime
 
     findings = list(check_runtime(app))
-    plan = app.plan()
+    plan = app.plan(persist=False)  # doctor writes nothing
     rt = runtime.select(app.requested_runtime(), app)
     try:
         running = rt.running_services(plan)

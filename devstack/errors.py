@@ -25,6 +25,13 @@ class UserError(Exception):
         return text
 
 
+class NotReady(Exception):
+    """A readiness probe failed this time; the message says what was seen.
+
+    Here, at the bottom, because the catalog's ready() raises it and the
+    runtimes wait on it: neither has to import the other for it."""
+
+
 @dataclass
 class Problem:
     """One validation problem, located in the manifest."""
@@ -49,11 +56,13 @@ class ManifestError(UserError):
 
     filename: str
     problems: list[Problem] = field(default_factory=list)
+    fix: str = "fix the lines above and run again"
+    summary: str = ""  # instead of "N problems"
 
     def __post_init__(self):
         count = len(self.problems)
         noun = "problem" if count == 1 else "problems"
-        super().__init__(f"{self.filename}: {count} {noun}", "fix the lines above and run again")
+        super().__init__(f"{self.filename}: {self.summary or f'{count} {noun}'}", self.fix)
 
     def render(self) -> str:
         lines = [f"error: {self.message}"]
@@ -66,3 +75,6 @@ class ServiceFailed(UserError):
     """A service did not start or never became ready."""
 
     exit_code = 1
+    # Set when another program took a port devstack chose (not one the manifest
+    # sets) between planning and starting: `up` plans again and retries once.
+    port_taken_by_race: str | None = None

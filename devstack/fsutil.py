@@ -21,3 +21,12 @@ def write_private(path: Path, text: str, mode: int = 0o600) -> None:
         if os.path.exists(tmp):
             os.unlink(tmp)
         raise
+
+
+def private_dir(path: Path) -> Path:
+    """mkdir -p, the last component 0700 (parents keep their modes)."""
+    path = Path(path)
+    path.mkdir(mode=0o700, parents=True, exist_ok=True)
+    if path.stat().st_mode & 0o077:  # made by an older devstack, or under another umask
+        os.chmod(path, 0o700)
+    return path

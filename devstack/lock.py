@@ -1,4 +1,5 @@
-"""One `up`/`down` of a project at a time: an flock on .devstack/lock."""
+"""Project locks (flock): one `up`/`down` at a time (.devstack/lock), and a short
+one around generating and saving credentials and ports (.devstack/state.lock)."""
 
 from __future__ import annotations
 
@@ -10,10 +11,17 @@ from pathlib import Path
 from devstack.errors import UserError
 
 
+def make_state_dir(state_dir: Path) -> None:
+    """.devstack/ (0700: it holds generated passwords)."""
+    from devstack.fsutil import private_dir
+
+    private_dir(state_dir)
+
+
 @contextmanager
-def project_lock(state_dir: Path, wait: float = 120.0, on_wait=None):
-    state_dir.mkdir(parents=True, exist_ok=True)
-    with open(state_dir / "lock", "w") as handle:
+def project_lock(state_dir: Path, wait: float = 120.0, on_wait=None, name: str = "lock"):
+    make_state_dir(state_dir)
+    with open(state_dir / name, "w") as handle:
         deadline = time.monotonic() + wait
         told = False
         while True:
@@ -31,3 +39,9 @@ def project_lock(state_dir: Path, wait: float = 120.0, on_wait=None):
             yield
         finally:
             fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+def state_lock(state_dir: Path):
+    """Held while credentials and ports are generated and saved: readers such as
+    `devstack env` never see a set the servers were not started with."""
+    return project_lock(state_dir, wait=60.0, name="state.lock")

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import shutil
 import time
 from dataclasses import dataclass
 
-from devstack.cli.app import App
+from devstack.errors import ManifestError, ServiceFailed
+from devstack.project import Project
 
 
 @dataclass
@@ -15,7 +17,7 @@ class UpResult:
     seconds: float
 
 
-def up(app: App, progress, seed: bool = True) -> UpResult:
+def up(app: Project, progress, seed: bool = True) -> UpResult:
     from devstack.runtime import forkserver
 
     started_at = time.monotonic()
@@ -25,8 +27,8 @@ def up(app: App, progress, seed: bool = True) -> UpResult:
         forkserver.discard()  # prestarted for stand-ins that turned out not to start
 
 
-def _up(app: App, progress, seed: bool, started_at: float) -> UpResult:
-    from devstack import render, runtime
+def _up(app: Project, progress, seed: bool, started_at: float) -> UpResult:
+    from devstack import runtime
     from devstack.lock import project_lock
     from devstack.runtime import forkserver
 
@@ -35,15 +37,18 @@ def _up(app: App, progress, seed: bool, started_at: float) -> UpResult:
     with project_lock(app.manifest.state_dir, on_wait=progress):
         current = app.plan(host=rt.public_host())
         to_start = {s.name for s in current.running()} - rt.running_services(current)
-        plan = app.plan(recheck_ports=to_start, host=rt.public_host())
-        jobs = None
-        if seed:
-            from devstack.seed import prepare
-
-            jobs = prepare(plan, lines=app.manifest.lines)  # a `seed:` mistake fails before anything starts
-        render.write_env(plan)  # the app can start even if a fixture fails below
+        plan, jobs = _plan_for_up(app, rt, to_start, seed, progress)
         progress(f"devstack: {plan.project} on {rt.name} ({rt.where()})")
-        started = rt.up(plan, progress)
+        try:
+            started = rt.up(plan, progress)
+        except ServiceFailed as exc:
+            if not exc.port_taken_by_race:
+                raise
+            # Another program bound a port we had just found free: plan again
+            # (that port is now seen as taken, so it moves) and start once more.
+            progress(f"  {exc.port_taken_by_race}: another program took its port while it started; picking another")
+            plan, jobs = _plan_for_up(app, rt, to_start, seed, progress)
+            started = rt.up(plan, progress)
         if seed:
             from devstack.seed import seed_stack
 
@@ -51,14 +56,63 @@ def _up(app: App, progress, seed: bool, started_at: float) -> UpResult:
     return UpResult(plan, started, time.monotonic() - started_at)
 
 
-def down(app: App, progress, volumes: bool = False) -> None:
+def _plan_for_up(app: Project, rt, to_start: set[str], seed: bool, progress):
+    """The plan `up` starts (kept ports of services about to start re-checked),
+    its seed jobs, and the app's .env written from it."""
+    from devstack import render
+
+    plan = app.plan(recheck_ports=to_start, host=rt.public_host())
+    if plan.pinned_taken:
+        raise pinned_ports_taken(app.manifest, plan.pinned_taken, rt)
+    jobs = None
+    if seed:
+        from devstack.seed import prepare
+
+        jobs = prepare(plan, lines=app.manifest.lines)  # a `seed:` mistake fails before anything starts
+    render.write_env(plan)  # the app can start even if a fixture fails later
+    for move in plan.port_moves:
+        progress(port_move_line(move, plan, rt))
+    return plan, jobs
+
+
+def down(app: Project, progress, volumes: bool = False) -> None:
     from devstack import runtime
     from devstack.lock import project_lock
     from devstack.ports import PortBook
 
     rt = runtime.select(app.requested_runtime(), app)
     with project_lock(app.manifest.state_dir, on_wait=progress):
-        plan = app.plan(host=rt.public_host())
+        plan = app.plan(host=rt.public_host(), persist=False)  # a never-started project gets no new state
         rt.down(plan, volumes, progress)
         if volumes:
             PortBook(plan.state_dir, plan.root).release()
+            # The seed records describe data that is gone now: the next `up` seeds afresh.
+            shutil.rmtree(plan.state_dir / "seed", ignore_errors=True)
+
+
+def port_move_line(move, plan, rt) -> str:
+    from devstack.render import relative_to_root
+
+    name, option = move.key.split(".", 1)
+    what = "port" if option == "port" else option
+    holder = move.owner or rt.port_holder(move.old, move.protocol)
+    return (f"  {name}: {what} {move.old} is held by {holder}; moved to {move.new} "
+            f"(rewrote {relative_to_root(plan.env_file, plan.root)})")
+
+
+def pinned_ports_taken(manifest, taken: list[tuple[str, int]], rt) -> ManifestError:
+    """Every `port:` of the manifest another program holds, in one error, before anything starts."""
+    from devstack.errors import Problem
+    from devstack.services import catalog
+
+    problems = []
+    for key, port in taken:
+        name, option = key.split(".", 1)
+        protocol = catalog.get(manifest.services[name].kind).ports[option].protocol
+        problems.append(Problem(f"port {port} is held by {rt.port_holder(port, protocol)}", f"services.{name}.{option}",
+                                manifest.line("services", name, option)))
+    count = len(problems)
+    return ManifestError(str(manifest.path), problems,
+                         fix=f"stop {'that program' if count == 1 else 'those programs'}, or change `port:` in the manifest "
+                             "(or remove it: devstack then picks a free port and keeps it)",
+                         summary=f"{count} port{'s' if count > 1 else ''} set in the manifest {'are' if count > 1 else 'is'} taken")

@@ -65,6 +65,21 @@ class StackPlan:
     env_file: Path
     secrets: dict[str, Any]
     tools: dict[str, str]
+    port_moves: list = field(default_factory=list)  # ports.PortMove: kept ports taken meanwhile, moved
+    pinned_taken: list = field(default_factory=list)  # (service.option, port): ports the manifest sets, held by another program
+    manifest: Manifest | None = field(default=None, repr=False)
+
+    def env_with(self, service: str, **options) -> dict[str, str]:
+        """The app's env as it would be with some options of one service changed
+        (e.g. a seed migrating a database built beside the app's one)."""
+        import dataclasses
+
+        svc = self.services[service]
+        variant = dataclasses.replace(self, services=dict(self.services))
+        changed = dataclasses.replace(svc, options={**svc.options, **options})
+        changed.outputs = service_outputs(changed, variant)
+        variant.services[service] = changed
+        return build_env(self.manifest, variant) if self.manifest else dict(self.env)
 
     @property
     def compose_project(self) -> str:
@@ -78,10 +93,23 @@ class StackPlan:
         return [s for s in self.services.values() if s.runs]
 
 
-def build(manifest: Manifest, host: str = LOOPBACK, recheck_ports: set[str] | None = None) -> StackPlan:
-    """recheck_ports: names of services about to start, whose kept ports must be free now."""
+def build(manifest: Manifest, host: str = LOOPBACK, recheck_ports: set[str] | None = None, persist: bool = True) -> StackPlan:
+    """recheck_ports: names of services about to start, whose kept ports must be free now.
+
+    persist: save newly generated credentials and ports (under the state lock,
+    once). False for read-only commands: nothing is written, not even .devstack/.
+    """
+    if not persist:
+        return _build(manifest, host, recheck_ports, persist=False)
+    from devstack.lock import state_lock
+
+    with state_lock(manifest.state_dir):
+        return _build(manifest, host, recheck_ports, persist=True)
+
+
+def _build(manifest: Manifest, host: str, recheck_ports: set[str] | None, persist: bool) -> StackPlan:
     state = manifest.state_dir
-    store = SecretStore(state / "secrets.json")
+    store = SecretStore(state / "secrets.json", persist=persist)
     services: dict[str, ServicePlan] = {}
     port_requests = []
     for name, spec in manifest.services.items():
@@ -97,7 +125,8 @@ def build(manifest: Manifest, host: str = LOOPBACK, recheck_ports: set[str] | No
             for pname, port in kind.ports.items():
                 well_known = port.container if pname == next(iter(kind.ports)) else 0
                 port_requests.append((f"{name}.{pname}", well_known, port.count, port.protocol, options.get(pname)))
-    assigned = PortBook(state, manifest.root).assign(port_requests, recheck_ports)
+    book = PortBook(state, manifest.root, persist=persist)
+    assigned = book.assign(port_requests, recheck_ports)
     for key, port in assigned.items():
         name, pname = key.split(".", 1)
         services[name].ports[pname] = port
@@ -115,6 +144,9 @@ def build(manifest: Manifest, host: str = LOOPBACK, recheck_ports: set[str] | No
         env_file=manifest.env_file,
         secrets=secrets,
         tools=manifest.tools,
+        port_moves=book.moved,
+        pinned_taken=book.pinned_taken,
+        manifest=manifest,
     )
     for svc in services.values():
         svc.outputs = service_outputs(svc, plan)
@@ -160,3 +192,4 @@ def is_primary(svc: ServicePlan, plan: StackPlan) -> bool:
     same = [s for s in plan.services.values() if s.kind.name == svc.kind.name and s.mode != "off"]
     named = [s for s in same if s.name == s.kind.name]
     return svc is (named[0] if named else same[0])
+

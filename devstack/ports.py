@@ -13,6 +13,7 @@ import json
 import os
 import socket
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 
 from devstack.fsutil import write_private
@@ -47,41 +48,65 @@ def range_free(start: int, count: int, protocol: str) -> bool:
     return all(is_free(p, protocol) for p in range(start, start + count))
 
 
+@dataclass
+class PortMove:
+    """A kept port another program holds now: the service moves to a new one."""
+
+    key: str  # <service>.<port option>
+    old: int
+    new: int
+    protocol: str = "tcp"
+    owner: str = ""  # another devstack project that holds the old one; "" means another program (the runtime says which)
+
+
 class PortBook:
-    def __init__(self, state_dir: Path, root: Path):
+    """persist=False (read-only commands): reads the project's ports and the
+    registry, writes neither; new assignments stay in memory."""
+
+    def __init__(self, state_dir: Path, root: Path, persist: bool = True):
         self.path = state_dir / "ports.json"
         self.root = str(root)
-        self.local: dict[str, int] = json.loads(self.path.read_text()) if self.path.exists() else {}
+        self.persist = persist
+        self.local: dict[str, int] = _read_json(self.path)
         self.registry_path = home() / "ports.json"
         self.changed = False
+        self.moved: list[PortMove] = []
+        self.pinned_taken: list[tuple[str, int]] = []  # (key, port): a `port:` set in the manifest, held by another program
 
     @contextmanager
     def _registry(self):
+        if not self.persist:
+            yield _live_projects(_read_json(self.registry_path))
+            return
         self.registry_path.parent.mkdir(parents=True, exist_ok=True)
         with open(self.registry_path.with_suffix(".lock"), "w") as lock:
             fcntl.flock(lock, fcntl.LOCK_EX)
-            try:
-                registry = json.loads(self.registry_path.read_text()) if self.registry_path.exists() else {}
-            except ValueError:
-                registry = {}
-            # Forget projects that no longer exist on disk.
-            registry = {p: owner for p, owner in registry.items() if Path(owner["root"]).exists()}
+            before = _read_json(self.registry_path)
+            registry = _live_projects(before)
             yield registry
-            write_private(self.registry_path, json.dumps(registry, indent=1, sort_keys=True) + "\n", 0o644)
+            if registry != before:
+                write_private(self.registry_path, json.dumps(registry, indent=1, sort_keys=True) + "\n", 0o644)
 
     def assign(self, requests: list[tuple[str, int, int, str, int | None]], recheck: set[str] | None = None) -> dict[str, int]:
         """requests: (key, well_known, count, protocol, fixed). Returns key -> host port.
 
         A kept port is re-checked for freeness only for keys in `recheck`
         (services about to start); a running service of ours holds its port.
+        A port the manifest sets (`fixed`) is never moved: when another program
+        holds it, the key is listed in `pinned_taken`.
         """
         result: dict[str, int] = {}
         with self._registry() as registry:
-            taken_by_others = {int(p) for p, owner in registry.items() if owner["root"] != self.root}
+            others = {int(p): owner for p, owner in registry.items() if owner["root"] != self.root}
             mine = {int(p) for p, owner in registry.items() if owner["root"] == self.root}
             used: set[int] = set()
             for key, well_known, count, protocol, fixed in requests:
-                port = fixed or self._choose(key, well_known, count, protocol, taken_by_others | used, recheck)
+                if fixed:
+                    port = fixed
+                    if _rechecked(key, recheck) and not range_free(fixed, count, protocol):
+                        self.pinned_taken.append((key, fixed))
+                else:
+                    port = self._choose(key, well_known, count, protocol, set(others) | used, recheck, others)
                 result[key] = port
                 used.update(range(port, port + count))
                 if self.local.get(key) != port:
@@ -93,15 +118,21 @@ class PortBook:
                 count = next(r[2] for r in requests if r[0] == key)
                 for p in range(port, port + count):
                     registry[str(p)] = {"root": self.root, "key": key}
-        if self.changed:
+        if self.changed and self.persist:
             write_private(self.path, json.dumps(self.local, indent=1, sort_keys=True) + "\n", 0o644)
         return result
 
-    def _choose(self, key, well_known, count, protocol, avoid, recheck) -> int:
+    def _choose(self, key, well_known, count, protocol, avoid, recheck, others) -> int:
         kept = self.local.get(key)
-        if kept and not (set(range(kept, kept + count)) & avoid):
-            if recheck is None or key.split(".")[0] not in recheck or range_free(kept, count, protocol):
-                return kept
+        owner = ""
+        if kept:
+            clash = set(range(kept, kept + count)) & avoid
+            if not clash:
+                if not _rechecked(key, recheck) or range_free(kept, count, protocol):
+                    return kept
+            else:
+                holder = others.get(min(clash))
+                owner = f"the devstack project in {holder['root']}" if holder else "another service of this project"
         candidates = [well_known] if well_known else []
         span = SCAN_END - SCAN_START
         offset = int(hashlib.sha256(f"{self.root}:{key}".encode()).hexdigest(), 16) % span
@@ -111,6 +142,8 @@ class PortBook:
             if block & avoid or start + count > 65535:
                 continue
             if range_free(start, count, protocol):
+                if kept:
+                    self.moved.append(PortMove(key, kept, start, protocol, owner))
                 return start
         raise RuntimeError("no free port found")  # practically unreachable
 
@@ -121,3 +154,50 @@ class PortBook:
                 registry.pop(port)
         if self.path.exists():
             self.path.unlink()
+
+
+def _rechecked(key: str, recheck: set[str] | None) -> bool:
+    return recheck is not None and key.split(".")[0] in recheck
+
+
+def _read_json(path: Path) -> dict:
+    try:
+        data = json.loads(path.read_text())
+    except (OSError, ValueError):
+        return {}  # missing or torn: ports are re-chosen (the registry keeps them unique)
+    return data if isinstance(data, dict) else {}
+
+
+def _live_projects(registry: dict) -> dict:
+    """Forget projects that no longer exist on disk."""
+    return {p: owner for p, owner in registry.items()
+            if isinstance(owner, dict) and isinstance(owner.get("root"), str) and Path(owner["root"]).exists()}
+
+
+def port_holder(port: int, protocol: str = "tcp") -> str:
+    """Which process listens on a port of this machine: 'PID 123 (redis-server *:6379)',
+    as far as this user can see (runtimes add what they know, e.g. containers)."""
+    try:
+        import psutil
+    except ImportError:  # pragma: no cover - a dependency; kept soft for odd installs
+        return "another program"
+    kinds = {"tcp": ("tcp",), "udp": ("udp",), "both": ("tcp", "udp")}[protocol]
+    for kind in kinds:
+        try:
+            connections = psutil.net_connections(kind=kind)
+        except (psutil.Error, OSError):
+            continue
+        for conn in connections:
+            if not conn.laddr or conn.laddr.port != port or (kind == "tcp" and conn.status != psutil.CONN_LISTEN):
+                continue
+            if not conn.pid:
+                return "another program (its PID is not visible to this user)"
+            try:
+                proc = psutil.Process(conn.pid)
+                command = " ".join(" ".join(proc.cmdline()).split()) or proc.name()
+            except psutil.Error:
+                command = "?"
+            if len(command) > 100:
+                command = command[:97] + "..."
+            return f"PID {conn.pid} ({command})"
+    return "another program"

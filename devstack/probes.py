@@ -9,7 +9,7 @@ import struct
 import urllib.error
 import urllib.request
 
-from devstack.services.base import NotReady
+from devstack.errors import NotReady
 
 TIMEOUT = 2.0
 

@@ -27,6 +27,12 @@ def pytest_addoption(parser):
     parser.addoption("--devstack-runtime", choices=["auto", "docker", "native"], help="runtime for the test stack")
 
 
+def _progress(message: str) -> None:
+    import sys
+
+    sys.stderr.write(message + "\n")
+
+
 def _service(plan, kind: str):
     found = [s for s in plan.services.values() if s.kind.name == kind and s.runs]
     if not found:
@@ -39,15 +45,15 @@ def devstack(request):
     """The StackPlan of the running stack (brought up once per session)."""
     from devstack import manifest as manifest_mod
     from devstack import operations
-    from devstack.cli.app import App, info
     from devstack.errors import UserError
+    from devstack.project import Project
 
     config = request.config
     explicit = config.getoption("--devstack-file") or config.getini("devstack_file") or None
     try:
         path = manifest_mod.find(start=config.rootpath, explicit=explicit)
-        app = App(file=str(path), runtime=config.getoption("--devstack-runtime"))
-        result = operations.up(app, info)
+        project = Project(file=str(path), runtime=config.getoption("--devstack-runtime"))
+        result = operations.up(project, _progress)
     except UserError as exc:
         pytest.fail(exc.render(), pytrace=False)
     return result.plan

@@ -7,7 +7,7 @@ from typing import Callable
 
 from devstack.background import Background
 from devstack.errors import ServiceFailed
-from devstack.services.base import NotReady
+from devstack.errors import NotReady
 
 POLL = 0.025  # a refused connect (the port gate) costs microseconds
 

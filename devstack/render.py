@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import json
 import shlex
+import sys
 from functools import cache
 from pathlib import Path
 
 from devstack.fsutil import write_private
 from devstack.plan import StackPlan
+from devstack.services.base import TEMPLATES_PACKAGE
 
 
 
@@ -23,11 +25,43 @@ def _template_dir() -> Path:
 TEMPLATES = _template_dir()
 
 
+def template_source(kind) -> tuple[str, str]:
+    """(text, file name) of a kind's compose template: devstack's own from
+    compose-templates/ (or the wheel's copy), a plugin's from its package."""
+    from devstack.errors import UserError
+
+    if kind.template is None:
+        raise UserError(f"kind {kind.name} has no Docker side (no compose template)",
+                        "run it with `--runtime native`, or use `mode: stub` / `mode: off`")
+    package, resource = kind.template
+    if package == TEMPLATES_PACKAGE:
+        path = TEMPLATES / resource
+        try:
+            return path.read_text(), str(path)
+        except FileNotFoundError:
+            pass
+    else:
+        import importlib.resources
+
+        try:
+            found = importlib.resources.files(package).joinpath(resource)
+            return found.read_text(), str(found)
+        except (ImportError, TypeError, OSError):
+            pass
+    raise UserError(f"kind {kind.name}: its compose template {resource} is not in package {package}",
+                    "the kind's distribution must ship it as package data (or run it with `--runtime native`)")
+
+
 @cache
 def _templates():
     import jinja2
 
     from devstack.ports import home
+    from devstack.services import catalog
+
+    def load(name: str):
+        text, filename = template_source(catalog.get(name))
+        return text, filename, lambda: True
 
     # Compiled templates are kept (keyed by source and Jinja version): compiling
     # them was a third of the time `up` spends before it starts compose.
@@ -38,7 +72,7 @@ def _templates():
     except OSError:
         bytecode = None
     return jinja2.Environment(
-        loader=jinja2.FileSystemLoader(str(TEMPLATES)),
+        loader=jinja2.FunctionLoader(load),  # a template's name is its kind's
         undefined=jinja2.StrictUndefined,
         keep_trailing_newline=True,
         autoescape=False,
@@ -75,7 +109,7 @@ def compose_dict(plan: StackPlan, bind: str = "127.0.0.1") -> dict:
             "volume": volume_name(svc),
             **svc.kind.compose_context(svc, plan),
         }
-        fragment = yaml.load(_templates().get_template(f"{svc.kind.name}.yaml.j2").render(context), Loader=_yaml_loader())
+        fragment = yaml.load(_templates().get_template(svc.kind.name).render(context), Loader=_yaml_loader())
         project["services"].update(fragment.get("services", {}))
         if fragment.get("volumes"):
             project.setdefault("volumes", {}).update(fragment["volumes"])
@@ -152,6 +186,10 @@ def _compose_key(plan: StackPlan, bind: str) -> str:
     package = Path(__file__).resolve().parent
     for path in sorted([Path(__file__), *(package / "services").glob("*.py"), *TEMPLATES.glob("*.j2")]):
         digest.update(path.name.encode() + b"\0" + path.read_bytes())
+    for kind in sorted({s.kind for s in plan.services.values() if s.mode == "run"}, key=lambda k: k.name):
+        if kind.template and kind.template[0] != TEMPLATES_PACKAGE:  # a plugin's kind: its module and template
+            module = sys.modules[type(kind).__module__]
+            digest.update(Path(module.__file__).read_bytes() + b"\0" + template_source(kind)[0].encode())
     services = [[s.name, s.kind.name, s.mode, s.kind.image(s), s.ports, s.options, s.outputs]
                 for s in plan.services.values() if s.mode == "run"]
     digest.update(json.dumps([plan.compose_project, plan.manifest_path.name, bind, services], sort_keys=True, default=str).encode())
@@ -182,3 +220,10 @@ def write_env(plan: StackPlan) -> Path:
     header = f"# Written by devstack from {plan.manifest_path.name}; `devstack render` rewrites it.\n"
     write_private(plan.env_file, header + format_env(plan.env, "dotenv"))
     return plan.env_file
+
+
+def relative_to_root(path: Path, root: Path) -> str:
+    try:
+        return str(Path(path).relative_to(root))
+    except ValueError:
+        return str(path)

@@ -55,11 +55,16 @@ def ed25519_pair() -> dict[str, str]:
 
 
 class SecretStore:
-    """Loads once, generates what is missing, writes back only if something changed."""
+    """Loads once, generates what is missing, writes back only if something changed.
 
-    def __init__(self, path: Path):
+    persist=False (read-only commands): what is missing is generated in memory
+    and never saved. Saving happens under the project's state lock (plan.build).
+    """
+
+    def __init__(self, path: Path, persist: bool = True):
         self.path = path
-        self.data: dict = json.loads(path.read_text()) if path.exists() else {}
+        self.persist = persist
+        self.data: dict = _load(path)
         self.dirty = False
 
     def get(self, section: str, key: str, spec: str, size: int = 32):
@@ -71,6 +76,23 @@ class SecretStore:
         return value
 
     def save(self):
-        if self.dirty:
+        if self.dirty and self.persist:
             write_private(self.path, json.dumps(self.data, indent=2, sort_keys=True) + "\n")
             self.dirty = False
+
+
+def _load(path: Path) -> dict:
+    from devstack.errors import UserError
+
+    try:
+        data = json.loads(path.read_text())
+    except FileNotFoundError:
+        return {}
+    except (OSError, ValueError) as exc:
+        raise UserError(f"cannot read {path}: {getattr(exc, 'strerror', None) or exc}",
+                        "it holds the passwords the stack was started with: restore it, or start over with "
+                        "`devstack down --volumes` (deletes the stack's data)") from None
+    if not isinstance(data, dict):
+        raise UserError(f"{path} is not devstack's secrets file (expected a JSON object)",
+                        "restore it, or start over with `devstack down --volumes` (deletes the stack's data)")
+    return data

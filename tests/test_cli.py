@@ -46,5 +46,5 @@ def test_env_never_writes_secrets_to_stderr(tmp_path, cli):
 
 def test_help_lists_every_command(cli):
     out = cli("--help", check=True).stdout
-    for command in ("up", "down", "status", "logs", "seed", "render", "env", "doctor"):
+    for command in ("up", "down", "status", "logs", "seed", "render", "env", "doctor", "kinds"):
         assert f"  {command} " in out

@@ -14,10 +14,8 @@ from devstack.options import suggest
 @click.option("-n", "--lines", default=100, show_default=True, help="How many last lines to show.")
 @click.pass_obj
 def logs(app, service, follow, lines):
-    from devstack import runtime
-
-    rt = runtime.select(app.requested_runtime(), app)
-    plan = app.plan(host=rt.public_host())
+    rt = app.select_runtime()
+    plan = app.plan(host=rt.public_host(), persist=False)
     if service not in plan.services:
         raise UserError(f"no service `{service}` in {plan.manifest_path.name}", suggest(service, plan.services) or "services: " + ", ".join(plan.services))
     rt.logs(plan, service, follow, lines)

@@ -10,7 +10,7 @@ import sys
 
 import click
 
-from devstack.cli.app import App
+from devstack.project import Project
 
 COMMANDS = {
     "up": "devstack.cli.up:up",
@@ -21,6 +21,7 @@ COMMANDS = {
     "render": "devstack.cli.render:render",
     "env": "devstack.cli.env:env",
     "doctor": "devstack.cli.doctor:doctor",
+    "kinds": "devstack.cli.kinds:kinds",
     "init": "devstack.cli.init:init",
 }
 SUMMARIES = {
@@ -32,8 +33,42 @@ SUMMARIES = {
     "render": "Write .devstack/compose.yaml and the app's .env.",
     "env": "Print connection settings (dotenv | json | shell).",
     "doctor": "Explain what is wrong with this machine or stack, and the fix.",
+    "kinds": "List the service kinds, or show one's options and outputs.",
     "init": "Write devstack.yaml from the app's .env.example or dependency document.",
 }
+
+
+# Options every command takes, before or after its name (`devstack -f x up` and
+# `devstack up -f x`): defined once here, attached to the group and each command.
+GLOBAL_OPTIONS = (
+    (("-f", "--file"), {"metavar": "PATH", "help": "Manifest to use (default: devstack.yaml here or in a parent)."}),
+    (("--runtime",), {"type": click.Choice(["auto", "docker", "native"]), "help": "Override the manifest's runtime (or DEVSTACK_RUNTIME)."}),
+    (("--context",), {"metavar": "NAME", "help": "Docker context to run the stack on (default: DOCKER_HOST / current context)."}),
+)
+
+
+def _set_on_project(ctx, param, value):
+    if value is not None:  # a later position wins; an absent one keeps the earlier
+        setattr(ctx.ensure_object(Project), param.name, value)
+    return value
+
+
+def global_options(taken=()) -> list[click.Option]:
+    """Fresh Option objects; a short flag a command uses itself (`logs -f`) is left out there."""
+    options = []
+    for decls, attrs in GLOBAL_OPTIONS:
+        options.append(click.Option([d for d in decls if d not in taken], expose_value=False, callback=_set_on_project, **attrs))
+    return options
+
+
+def with_global_options(command: click.Command) -> click.Command:
+    if not getattr(command, "_devstack_globals", False):
+        taken = {opt for param in command.params for opt in param.opts}
+        command.params.extend(global_options(taken))
+        command._devstack_globals = True
+        for sub in getattr(command, "commands", {}).values():  # groups such as `devstack stripe`
+            with_global_options(sub)
+    return command
 
 
 class LazyGroup(click.Group):
@@ -49,7 +84,7 @@ class LazyGroup(click.Group):
         if ctx.resilient_parsing or "--help" in sys.argv[1:2]:
             return click.Command(name, help=SUMMARIES[name], short_help=SUMMARIES[name])
         module, attr = target.split(":")
-        return getattr(__import__(module, fromlist=[attr]), attr)
+        return with_global_options(getattr(__import__(module, fromlist=[attr]), attr))
 
     def format_commands(self, ctx, formatter):
         rows = [(name, SUMMARIES[name]) for name in COMMANDS]
@@ -58,14 +93,14 @@ class LazyGroup(click.Group):
 
 
 @click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})
-@click.option("-f", "--file", "file", metavar="PATH", help="Manifest to use (default: devstack.yaml here or in a parent).")
-@click.option("--runtime", type=click.Choice(["auto", "docker", "native"]), help="Override the manifest's runtime (or DEVSTACK_RUNTIME).")
-@click.option("--context", "context", metavar="NAME", help="Docker context to run the stack on (default: DOCKER_HOST / current context).")
 @click.version_option(package_name="devstack")
 @click.pass_context
-def cli(ctx, file, runtime, context):
+def cli(ctx):
     """devstack: your app's external services as a running, seeded local stack."""
-    ctx.obj = App(file=file, runtime=runtime, context=context)
+    ctx.ensure_object(Project)
+
+
+cli.params[:0] = global_options()
 
 
 def main(argv=None) -> None:

@@ -1,18 +1,16 @@
 """What init reads from the catalog: each kind's outputs, default env names, modes and options.
 
 The catalog (devstack/services/*.py) is the one place that knows a kind; init
-asks it instead of keeping a second table. Output names come from calling the
-kind's own `outputs()` on a stand-in plan built from its option defaults.
+asks it instead of keeping a second table.
 """
 
 from __future__ import annotations
 
 import re
 from functools import cache
-from pathlib import Path
-from types import SimpleNamespace
 
 from devstack.services import catalog
+from devstack.services.base import COMMON_OUTPUTS
 
 LOOKUP = re.compile(r"^\{\{\s*(\w+)\s*\}\}$")
 
@@ -27,33 +25,14 @@ def get(kind: str):
 
 @cache
 def outputs(kind: str) -> frozenset[str]:
-    """Output names of a kind (what `{{ svc.<output> }}` may read), plus `enabled` and `mode`
-    that every service has."""
+    """Output names of a kind (what `{{ svc.<output> }}` may read): the ones it declares
+    (`output_help`, which a catalog test keeps equal to what `outputs()` returns) and
+    the ones every service has (`enabled`, `mode`)."""
     k = catalog.get(kind)
     if k is None:
         return frozenset()
-    options = {key: _sample(option) for key, option in k.all_options().items()}
-    ports = {name: port.container or 1 for name, port in k.ports.items()}
-    svc = SimpleNamespace(name=kind, kind=k, mode="run", options=options, ports=ports, host="127.0.0.1",
-                          state_dir=Path("/nonexistent"), seed=None, outputs={})
-    stack = SimpleNamespace(project="app", root=Path("."), services={}, state_dir=Path("/nonexistent"), secrets={})
-    try:
-        values = k.outputs(svc, stack)
-    except Exception:  # a kind whose outputs need more of a plan: its default env still names some
-        values = {out for out in default_env(kind).values() if out}
-    return frozenset(values) | {"enabled", "mode"}
-
-
-def _sample(option):
-    if option.default is not None:
-        return option.default
-    if option.type is list or (isinstance(option.type, tuple) and list in option.type):
-        return []
-    if option.type is dict:
-        return {}
-    if option.type is int:
-        return 1
-    return "x"
+    declared = set(k.output_help) or {out for out in default_env(kind).values() if out}
+    return frozenset(declared) | frozenset(COMMON_OUTPUTS)
 
 
 @cache

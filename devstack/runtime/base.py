@@ -36,6 +36,12 @@ class Runtime:
         """Host the published ports live on (127.0.0.1 unless a remote engine)."""
         return "127.0.0.1"
 
+    def port_holder(self, port: int, protocol: str = "tcp") -> str:
+        """Who holds a port the stack wants, in words for the user."""
+        from devstack.ports import port_holder
+
+        return port_holder(port, protocol)
+
     def running_services(self, plan: StackPlan) -> set[str]:
         """Names of services whose processes/containers are up now."""
         raise NotImplementedError

@@ -57,7 +57,6 @@ from devstack.runtime.docker_errors import (  # noqa: F401  (re-exported for tes
     bindable,
     holder,
     publishing_container,
-    listener,
 )
 
 PROJECT_LABEL = "com.docker.compose.project"
@@ -261,6 +260,9 @@ class DockerRuntime(Runtime):
         if self._snapshot and self._snapshot[0] == plan.compose_project and time.monotonic() - self._snapshot[1] < max_age:
             return self._snapshot[2]
         return self.boxes(plan)
+
+    def port_holder(self, port: int, protocol: str = "tcp") -> str:
+        return holder(port, self, protocol)
 
     def running_services(self, plan: StackPlan) -> set[str]:
         boxes = self.boxes(plan)

@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import os
 import re
-from pathlib import Path
 from typing import TYPE_CHECKING
 
 from devstack.errors import UserError
@@ -115,19 +113,19 @@ def bindable(port: int, protocol: str, host: str) -> bool:
     return is_free(port, protocol, host)
 
 
-def holder(port: int, rt: DockerRuntime | None = None) -> str:
-    """Who listens on `port` on this machine: `process NAME (pid N)` or a container's name."""
+def holder(port: int, rt: DockerRuntime | None = None, protocol: str = "tcp") -> str:
+    """Who holds `port`: a container's name when the engine publishes it, else the process."""
+    from devstack.ports import port_holder
+
     if rt is not None and rt.endpoint.remote:  # not this machine's processes: only the engine knows
         name = publishing_container(port, rt)
-        return f"container {name}" if name else ""
-    pid, comm = listener(port)
-    if comm == "docker-proxy":
+        return f"container {name}" if name else "another program on the engine's host"
+    found = port_holder(port, protocol)
+    if "docker-proxy" in found:
         name = publishing_container(port, rt)
         if name:
             return f"container {name}"
-    if pid:
-        return f"process {comm} (pid {pid})"
-    return ""
+    return found
 
 
 def publishing_container(port: int, rt: DockerRuntime | None) -> str:
@@ -139,33 +137,3 @@ def publishing_container(port: int, rt: DockerRuntime | None) -> str:
     except UserError:
         return ""
     return ", ".join(out.split())
-
-
-def listener(port: int) -> tuple[int | None, str]:
-    """(pid, command) of the process holding a listening TCP / bound UDP socket on port, from /proc."""
-    inodes = set()
-    for table, wanted in (("tcp", "0A"), ("tcp6", "0A"), ("udp", "07"), ("udp6", "07")):
-        try:
-            rows = Path(f"/proc/net/{table}").read_text().splitlines()[1:]
-        except OSError:
-            continue
-        for row in rows:
-            cols = row.split()
-            if len(cols) > 9 and cols[3] == wanted and int(cols[1].rsplit(":", 1)[1], 16) == port:
-                inodes.add(cols[9])
-    if not inodes:
-        return None, ""
-    targets = {f"socket:[{inode}]" for inode in inodes}
-    for proc in Path("/proc").iterdir():
-        if not proc.name.isdigit():
-            continue
-        try:
-            for fd in (proc / "fd").iterdir():
-                try:
-                    if os.readlink(fd) in targets:
-                        return int(proc.name), (proc / "comm").read_text().strip()
-                except OSError:
-                    continue
-        except OSError:
-            continue
-    return None, ""

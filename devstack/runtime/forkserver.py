@@ -56,9 +56,14 @@ def prestart(manifest) -> None:
     likely = [s for s in manifest.services.values()
               if s.mode == "stub" or (s.mode == "run" and catalog.get(s.kind).standin_when_no_binary)]
     if enabled() and _early is None and len(likely) >= 2:
-        from devstack.runtime.native import helper_env
-
         _early = ForkServer(helper_env())
+
+
+def helper_env() -> dict:
+    """The helper's env: its children's imports must find devstack (a source checkout too)."""
+    from devstack.services.spec import python_env
+
+    return {**os.environ, **python_env()}
 
 
 def claim() -> ForkServer | None:

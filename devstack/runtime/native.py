@@ -5,26 +5,26 @@ session and process group), outlive the `devstack` command, and are found
 again through .devstack/<service>/pid, whose fingerprint (start time + argv)
 tells a live process of ours from a stale file whose PID was reused.
 
-What to run is the catalog's business (`Kind.native()` returns a NativeSpec);
-nothing here knows a kind.
+What to run is the catalog's business (`Kind.native(svc, stack, host)` returns
+a NativeSpec, runtime/host.py is the host it asks); nothing here knows a kind.
 """
 
 from __future__ import annotations
 
 import dataclasses
-import os
 import re
 import sys
 import time
 from pathlib import Path
 
-from devstack.errors import ServiceFailed, UserError
+from devstack.errors import NotReady, ServiceFailed, UserError
 from devstack.plan import ServicePlan, StackPlan
 from devstack.readiness import wait_all
 from devstack.runtime import process
 from devstack.runtime.base import Progress, Runtime, ServiceState
-from devstack.runtime.process import NativeSpec, PidFile
-from devstack.services.base import NotReady
+from devstack.runtime.host import native_spec
+from devstack.runtime.process import PidFile
+from devstack.services.spec import NativeSpec
 
 LOG_LINES_ON_FAILURE = 15
 STOP_TIMEOUT = 10.0
@@ -87,7 +87,7 @@ class NativeRuntime(Runtime):
             forkserver.discard()  # nothing to fork
             return []
 
-        specs = {svc.name: svc.kind.native(svc, plan) for svc in to_start}  # missing binaries fail here, before anything starts
+        specs = {svc.name: native_spec(svc, plan) for svc in to_start}  # missing binaries fail here, before anything starts
         # One pipeline per service, all in parallel: spawn (with init steps such
         # as initdb), bootstrap, then the kind's readiness probe.
         launcher = _launcher(specs.values())
@@ -124,13 +124,18 @@ class NativeRuntime(Runtime):
         if lines:
             message += f"\n  last lines of {_relative(log)}:\n" + "\n".join("    " + line for line in lines)
         hint = (spec.hint if spec and spec.hint else "") or f"the whole log: `devstack logs {svc.name}`"
+        race = False
         if any(re.search(r"address already in use|EADDRINUSE|errno 98", line, re.IGNORECASE) for line in lines):
-            # Another program took the port between planning and starting.
-            options = ", ".join(f"`{name}:`" for name in svc.ports)
-            hint = f"a port of {svc.name} is taken by another program: run `devstack up` again to pick a free one, or set {options} for {svc.name}"
+            # Another program took a port between planning and starting.
+            pinned = [f"`{name}: {svc.ports[name]}`" for name in svc.ports if svc.options.get(name)]
+            race = not pinned
+            hint = (f"another program holds {', '.join(pinned)} set for {svc.name} in the manifest: stop it, or change the port"
+                    if pinned else f"another program took a port of {svc.name} while it started: `devstack up` picks a free one")
         elif spec and spec.hint:
             hint += f"; the whole log: `devstack logs {svc.name}`"
-        return ServiceFailed(message, hint)
+        failed = ServiceFailed(message, hint)
+        failed.port_taken_by_race = svc.name if race else None
+        return failed
 
     def _clear_stale(self, svc: ServicePlan, rec: PidFile, progress: Progress) -> None:
         if rec.group_left():  # the leader died but some of its children did not
@@ -159,7 +164,7 @@ class NativeRuntime(Runtime):
         if volumes:
             for svc in services:
                 spec = specs.get(svc.name)
-                for path in (spec.volumes if spec else []):
+                for path in (spec.all_volumes() if spec else []):
                     process.remove_tree(path)
                 link = svc.state_dir / "data"
                 if link.is_symlink():
@@ -279,18 +284,14 @@ def _launcher(specs):
         if early is not None:
             early.kill()
         return None
-    return early or forkserver.ForkServer(helper_env())
-
-
-def helper_env() -> dict:
-    return {**os.environ, **process.python_env()}
+    return early or forkserver.ForkServer(forkserver.helper_env())
 
 
 def _spec_or_none(svc: ServicePlan, plan: StackPlan) -> NativeSpec | None:
     """The spec, for stopping: None if it cannot be built now (e.g. the binary
     was uninstalled meanwhile); the process is stopped all the same."""
     try:
-        return svc.kind.native(svc, plan)
+        return native_spec(svc, plan)
     except (UserError, NotImplementedError):
         return None
 

@@ -1,8 +1,9 @@
-"""Local processes for the native runtime: what to run (NativeSpec), spawning,
+"""Local processes for the native runtime: spawning what a NativeSpec says,
 pidfiles with a fingerprint, and stopping whole process groups.
 
-The catalog's `Kind.native(svc, stack)` returns a NativeSpec; the supervisor in
-runtime/native.py only interprets it, so it holds no per-kind knowledge.
+The catalog's `Kind.native(svc, stack, host)` returns a NativeSpec (plain data,
+devstack/services/spec.py); this module and runtime/native.py only carry it
+out, so they hold no per-kind knowledge.
 
 Layout of one service's state, .devstack/<service>/:
     pid     JSON: pid, process start time, argv, implementation (see PidFile)
@@ -20,105 +21,17 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from devstack.services.spec import DataDir, NativeSpec
+
 LOG_ROTATE = 10 * 1024 * 1024
 # Where data of services that must not run as root lives when devstack runs as
-# root (see data_dir_for): the project's own dir is often under /root (0700).
+# root (see data_dir): the project's own dir is often under /root (0700).
 DATA_ROOT_ENV = "DEVSTACK_DATA_ROOT"
 DEFAULT_DATA_ROOT = "/var/lib/devstack"
 OWNER_MARKER = ".project"
-
-
-@dataclass
-class FileSpec:
-    """A file written before each start (config, password file...)."""
-
-    path: Path
-    text: str
-    mode: int = 0o600
-    owned_by_user: bool = False  # chown to the spec's run-as user (e.g. initdb's pwfile)
-
-
-@dataclass
-class InitStep:
-    """A first-run command (initdb...), run as the spec's user until `creates` exists."""
-
-    argv: list[str]
-    creates: Path
-    description: str = ""
-    cleanup: list[Path] = field(default_factory=list)  # removed after the step (pwfiles)
-    reset_on_failure: Path | None = None  # emptied when the step fails, so a retry starts clean
-    display: str = ""  # what the log shows instead of argv (e.g. for `sh -c SCRIPT`)
-
-
-@dataclass
-class NativeSpec:
-    """How one service runs as a local process; built by Kind.native()."""
-
-    argv: list[str]
-    implementation: str  # shown in status/progress, e.g. "postgres 15 (/usr/lib/postgresql/15/bin)"
-    env: dict[str, str] = field(default_factory=dict)
-    user: str | None = None  # run as this user when devstack runs as root (services that refuse root)
-    cwd: Path | None = None
-    dirs: list[Path] = field(default_factory=list)  # created before start (owned by `user` if set)
-    files: list[FileSpec] = field(default_factory=list)
-    init: list[InitStep] = field(default_factory=list)
-    # Called (repeatedly, until it stops raising NotReady) after the process is
-    # spawned and before the kind's ready() probe: create databases/buckets,
-    # restore a snapshot. Must be idempotent.
-    bootstrap: Callable[[], None] | None = None
-    # Called before the process is stopped by `down`, while it still answers
-    # (e.g. moto keeps S3 in memory only: dump the objects to the state dir).
-    before_stop: Callable[[], None] | None = None
-    stop_signal: int = signal.SIGTERM
-    # Data kept outside .devstack/<service> (deleted by `down --volumes`).
-    volumes: list[Path] = field(default_factory=list)
-    # Lock/pid files the server writes itself (first line: its PID). Left behind
-    # by a crash they block the next start; removed if that PID is not alive.
-    stale_pidfiles: list[Path] = field(default_factory=list)
-    # Throwaway paths outside .devstack (e.g. a unix socket dir), removed by every `down`.
-    scratch: list[Path] = field(default_factory=list)
-    hint: str = ""  # shown when the service fails to start
-    ready_timeout: float = 60.0
-    # Slow to start (a Python server with a long import): spawned before the
-    # others, so the stack's slowest service starts first.
-    start_first: bool = False
-
-
-# -- helpers for kinds ---------------------------------------------------------------
-
-
-def python_module(module: str, *args) -> list[str]:
-    """argv running one of devstack's own modules (the stand-in servers) with this Python."""
-    return [sys.executable, "-m", module, *[str(a) for a in args]]
-
-
-def python_env() -> dict[str, str]:
-    """Env that lets a child import devstack even when it runs from a source checkout."""
-    import devstack
-
-    src = str(Path(devstack.__file__).resolve().parent.parent)
-    current = os.environ.get("PYTHONPATH")
-    return {"PYTHONPATH": src + (os.pathsep + current if current else ""), "PYTHONUNBUFFERED": "1"}
-
-
-def project_key(stack) -> str:
-    """Stable, unique name of a project for paths outside it."""
-    import hashlib
-    import re
-
-    digest = hashlib.sha256(str(stack.root).encode()).hexdigest()[:10]
-    return f"{re.sub(r'[^A-Za-z0-9_.-]', '-', stack.project)[:40]}-{digest}"
-
-
-def short_dir(*parts) -> Path:
-    """/tmp/devstack-<8 hex>: for unix sockets, whose paths must stay under ~107 bytes."""
-    import hashlib
-
-    return Path("/tmp") / ("devstack-" + hashlib.sha256("\0".join(map(str, parts)).encode()).hexdigest()[:8])
 
 
 # -- users -------------------------------------------------------------------------
@@ -152,10 +65,13 @@ def user_ids(user: str | None) -> tuple[int, int] | None:
         return uid, uid
 
 
-def data_dir_for(svc_state: Path, project_key: str, service: str, user: str | None) -> tuple[Path, list[Path]]:
-    """Where a service that runs as another user keeps its data.
+def data_root() -> Path:
+    return Path(os.environ.get(DATA_ROOT_ENV) or DEFAULT_DATA_ROOT)
 
-    Returns (data dir, extra volume paths to delete on `down --volumes`).
+
+def data_dir(svc_state: Path, project_key: str, service: str, user: str | None) -> DataDir:
+    """Where a service that runs as another user keeps its data (looks only;
+    place_data makes it when the service starts).
 
     Not root: no user switch, the data stays in .devstack/<service>/data.
     Root: the server runs as an unprivileged user that usually cannot traverse
@@ -168,30 +84,37 @@ def data_dir_for(svc_state: Path, project_key: str, service: str, user: str | No
     link = svc_state / "data"
     if user_ids(user) is None:
         if link.is_symlink():  # was run as root before: keep using that data
-            return link.resolve(), [link.resolve()]
-        return link, []
-    base = Path(os.environ.get(DATA_ROOT_ENV) or DEFAULT_DATA_ROOT)
-    target = base / project_key / service
-    svc_state.mkdir(parents=True, exist_ok=True)
-    if link.is_symlink() and link.resolve() != target.resolve():
-        link.unlink()
+            return DataDir(link.resolve(), (link.resolve(),))
+        return DataDir(link)
     if link.exists() and not link.is_symlink():
         # data created earlier without a user switch: keep it where it is
-        return link, []
-    if not link.is_symlink():
-        link.symlink_to(target)
-    marker = target.parent / OWNER_MARKER  # which project this is, for whoever looks in the data root
-    if not marker.exists():
-        target.parent.mkdir(parents=True, exist_ok=True)
-        marker.write_text(str(svc_state.parent.parent) + "\n")
-    return target, [target]
+        return DataDir(link)
+    target = data_root() / project_key / service
+    # which project this is, for whoever looks in the data root
+    marker = (target.parent / OWNER_MARKER, str(svc_state.parent.parent) + "\n")
+    return DataDir(target, (target,), link=link, marker=marker)
+
+
+def place_data(data: DataDir, ids: tuple[int, int] | None) -> None:
+    """Make what data_dir described: the dir (owned by the server's user), its link, the marker."""
+    if data.marker is not None and not data.marker[0].exists():
+        data.marker[0].parent.mkdir(parents=True, exist_ok=True)
+        data.marker[0].write_text(data.marker[1])
+    prepare_path(data.path, ids)
+    link = data.link
+    if link is not None:
+        if link.is_symlink() and link.resolve() != data.path.resolve():
+            link.unlink()
+        if not link.is_symlink():
+            link.parent.mkdir(parents=True, exist_ok=True)
+            link.symlink_to(data.path)
 
 
 def shared_cache_dir(user: str | None) -> Path:
     """Machine-wide cache of things slow to make (e.g. an initdb'd cluster), where
     `user` (the account a server runs as) can read and write."""
     if user_ids(user) is not None:
-        return Path(os.environ.get(DATA_ROOT_ENV) or DEFAULT_DATA_ROOT) / "cache"
+        return data_root() / "cache"
     from devstack.ports import home
 
     return home() / "cache"
@@ -203,7 +126,7 @@ def prepare_path(path: Path, ids: tuple[int, int] | None, mode: int = 0o700) -> 
     if ids is not None:
         # Parents we create under the data root must be traversable by the user.
         parent = path.parent
-        while parent != parent.parent and str(parent).startswith(os.environ.get(DATA_ROOT_ENV) or DEFAULT_DATA_ROOT):
+        while parent != parent.parent and str(parent).startswith(str(data_root())):
             try:
                 os.chmod(parent, os.stat(parent).st_mode | 0o711)
             except OSError:
@@ -435,6 +358,8 @@ def spawn(spec: NativeSpec, state: Path, log_path: Path, pid_path: Path, ports: 
     ids = user_ids(spec.user)
     clear_stale_pidfiles(spec.stale_pidfiles)
     state.mkdir(parents=True, exist_ok=True)
+    if spec.data is not None:
+        place_data(spec.data, ids)
     for d in spec.dirs:
         prepare_path(d, ids)
     write_files(spec, ids)
@@ -583,7 +508,7 @@ def remove_tree(path: Path) -> None:
     elif path.exists():
         shutil.rmtree(path, ignore_errors=True)
     # Per-project dirs under the data root go once they are empty.
-    root = Path(os.environ.get(DATA_ROOT_ENV) or DEFAULT_DATA_ROOT)
+    root = data_root()
     parent = path.parent
     while parent != root and root in parent.parents:
         try:

@@ -1,11 +1,17 @@
 """Postgres fixtures: migration command, .sql files, .csv/.tsv through COPY.
 
-A seed builds the database afresh: the old one is renamed aside, a new one is
-created, the migration command runs with the app's env, then every fixture
-loads in ONE transaction. On any error the new database is dropped and the old
-one renamed back, so the database is exactly as it was. After a seed the
-database is copied into a template `<db>_seeded`; `--reset` drops the app's
-database and clones it back from that template.
+A seed builds the database afresh beside the app's one (`<db>__devstack_next`):
+the migration command runs with the app's env pointing there, every fixture
+loads in ONE transaction, and the result is copied into a new template. Then
+both are swapped in under their names (`<db>`, `<db>_seeded`) in one
+transaction. On any error the half-built ones are dropped: the app's database
+was never touched. `--reset` clones the template beside the app's database
+and swaps the copy in the same way.
+
+Crash safety: names change only in one transaction of renames, so at every
+instant a whole database answers to the app's name, old or new, and nothing is
+ever left blocked. What a killed run leaves beside it (`__next`, `__old`) is
+dropped by `repair`, run at the start of every seed, reset and presence check.
 """
 
 from __future__ import annotations
@@ -23,6 +29,11 @@ from devstack.seed.base import Fixture, SeedError, Seeder, SpecContext, short_er
 
 MAX_IDENT = 63
 CHUNK = 1 << 20
+# Suffixes of the databases beside the app's one (see PostgresSeeder.names).
+PREV, NEXT, OLD, SEEDED = "__devstack_prev", "__devstack_next", "__devstack_old", "_seeded"
+SEED_ID_PREFIX = "devstack seed "
+ATTEMPTS = 5
+APPLICATION_NAME = "devstack-seed"  # how a seed's own sessions are told apart from the app's
 
 
 def aux_name(db: str, suffix: str) -> str:
@@ -81,7 +92,7 @@ class PostgresSeeder(Seeder):
         o = self.svc.outputs
         try:
             return psycopg.connect(host=o["host"], port=o["port"], user=o["user"], password=o["password"], dbname=dbname,
-                                   autocommit=autocommit, connect_timeout=10, application_name="devstack-seed")
+                                   autocommit=autocommit, connect_timeout=10, application_name=APPLICATION_NAME)
         except psycopg.OperationalError as exc:
             raise SeedError(f"{self.name}: cannot connect to postgres at {o['host']}:{o['port']} (database {dbname}): {short_error(exc)}",
                             "is the stack up? `devstack up` / `devstack status`", intact=True) from None
@@ -100,18 +111,17 @@ class PostgresSeeder(Seeder):
 
         return sql.Identifier(name)
 
-    def block(self, conn, name: str, allow: bool) -> None:
-        """Let nobody (allow=False) or everybody connect to `name`; kicks out current sessions."""
-        from psycopg import sql
-
-        conn.execute(sql.SQL("ALTER DATABASE {} WITH ALLOW_CONNECTIONS {}").format(self.ident(name), sql.SQL("true" if allow else "false")))
-        if not allow:
-            conn.execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = %s AND pid <> pg_backend_pid()", (name,))
-            deadline = time.monotonic() + 5
-            while conn.execute("SELECT count(*) FROM pg_stat_activity WHERE datname = %s AND pid <> pg_backend_pid()", (name,)).fetchone()[0]:
-                if time.monotonic() > deadline:
-                    break
-                time.sleep(0.02)
+    def names(self) -> dict[str, str]:
+        """The aside databases of the app's one: each name says what a killed run left."""
+        db = self.database
+        return {
+            "prev": aux_name(db, PREV),  # older devstacks: the database before an unfinished seed
+            "next": aux_name(db, NEXT),  # being built or copied: never whole until it is swapped in
+            "old": aux_name(db, OLD),  # what a finished swap replaced: only to drop
+            "template": aux_name(db, SEEDED),
+            "template_next": aux_name(db, SEEDED + NEXT),
+            "template_old": aux_name(db, SEEDED + OLD),
+        }
 
     def drop(self, conn, name: str) -> None:
         from psycopg import sql
@@ -122,8 +132,12 @@ class PostgresSeeder(Seeder):
         if conn.info.server_version >= 130000:
             conn.execute(sql.SQL("DROP DATABASE {} WITH (FORCE)").format(self.ident(name)))
         else:
-            self.block(conn, name, False)
+            self.end_sessions(conn, name)
             conn.execute(sql.SQL("DROP DATABASE {}").format(self.ident(name)))
+
+    @staticmethod
+    def end_sessions(conn, name: str) -> None:
+        conn.execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = %s AND pid <> pg_backend_pid()", (name,))
 
     def create(self, conn, name: str, template: str | None = None) -> None:
         from psycopg import sql
@@ -134,62 +148,120 @@ class PostgresSeeder(Seeder):
             if conn.info.server_version >= 150000:
                 # One checkpoint and a file copy: much faster than WAL-logging every block of a big database.
                 query += sql.SQL(" STRATEGY FILE_COPY")
-        conn.execute(query)
+        if not template or template.endswith(SEEDED):  # nobody connects to a seeded template
+            conn.execute(query)
+            return
+        self.in_use_retry(conn, template, lambda: conn.execute(query))
 
     def rename(self, conn, old: str, new: str) -> None:
         from psycopg import sql
 
         conn.execute(sql.SQL("ALTER DATABASE {} RENAME TO {}").format(self.ident(old), self.ident(new)))
 
+    def in_use_retry(self, conn, name: str, action) -> None:
+        """Run `action`, which needs nobody else connected to `name` (the app may be):
+        end their sessions, and retry while a client keeps reconnecting. The database
+        is never blocked (ALLOW_CONNECTIONS false), so a kill leaves nothing locked."""
+        import psycopg
+
+        for attempt in range(ATTEMPTS):
+            self.end_sessions(conn, name)
+            try:
+                return action()
+            except psycopg.errors.ObjectInUse:  # the server waited 5 s for them to leave
+                if attempt == ATTEMPTS - 1:
+                    raise SeedError(f"{self.name}: database {name} stays in use (a client reconnects at once after being disconnected)",
+                                    "stop the app (or its connection pool) and run `devstack seed` again", intact=True) from None
+
+    def repair(self, conn) -> None:
+        """Finish or roll back what a killed seed or reset left behind, so the app's
+        database is its last whole state. Idempotent; cheap when there is nothing."""
+        from psycopg import sql
+
+        n = self.names()
+        db = self.database
+        # A killed seed's sessions may still be working on the server (a CREATE
+        # DATABASE runs on after its client is gone): end them and wait, first.
+        conn.execute("SELECT pg_terminate_backend(pid, 10000) FROM pg_stat_activity "
+                     "WHERE application_name = %s AND pid <> pg_backend_pid()", (APPLICATION_NAME,))
+        present = {row[0]: row[1] for row in conn.execute(
+            "SELECT datname, datallowconn FROM pg_database WHERE datname = ANY(%s)", ([db, *n.values()],))}
+        if n["prev"] in present:  # an older devstack was killed mid-seed: the database before it comes back
+            self.drop(conn, n["old"])
+            self.swap_in(conn, [(db, n["prev"], n["old"])])
+            self.drop(conn, n["old"])
+            self.say("an interrupted seed was rolled back")
+        for leftover in ("next", "old", "template_next", "template_old"):
+            if n[leftover] in present:
+                self.drop(conn, n[leftover])
+        if present.get(db) is False:  # blocked by an older devstack that was killed mid-seed
+            conn.execute(sql.SQL("ALTER DATABASE {} WITH ALLOW_CONNECTIONS true").format(self.ident(db)))
+
     # -- seed ---------------------------------------------------------------------
     def load(self, fixtures):
-        db = self.database
-        prev, template = aux_name(db, "__devstack_prev"), aux_name(db, "_seeded")
+        """Build the database afresh beside the app's one, with its snapshot, then
+        swap both in under their names in one transaction: a kill at any instant
+        leaves the old state or the new one, and the app is only disconnected
+        for the swap."""
+        db, n = self.database, self.names()
         started = time.monotonic()
         with self.admin() as admin:
+            self.repair(admin)
             sysid = str(admin.execute("SELECT system_identifier FROM pg_control_system()").fetchone()[0])
-            if self.exists(admin, prev):  # an earlier seed was interrupted: put the old database back first
-                self.drop(admin, db)
-                self.rename(admin, prev, db)
-                self.block(admin, db, True)
-            had = self.exists(admin, db)
-            if had:
-                self.block(admin, db, False)
-                self.rename(admin, db, prev)
-            self.create(admin, db)
+            self.create(admin, n["next"])
         try:
             migrate = self.svc.options.get("migrate")
             if migrate:
-                self.migrate(migrate)
-            counts = self.load_fixtures(db, fixtures) if fixtures else []
+                self.migrate(migrate, database=n["next"])
+            counts = self.load_fixtures(n["next"], fixtures) if fixtures else []
             with self.admin() as admin:
-                self.drop(admin, template)
-                self.block(admin, db, False)
-                try:
-                    self.create(admin, template, template=db)
-                finally:
-                    self.block(admin, db, True)
-                from psycopg import sql
-
-                admin.execute(sql.SQL("ALTER DATABASE {} WITH IS_TEMPLATE true ALLOW_CONNECTIONS false").format(self.ident(template)))
+                seed_id = self.snapshot(admin, n["next"], n["template_next"])
+                self.swap_in(admin, [(db, n["next"], n["old"]), (n["template"], n["template_next"], n["template_old"])])
+                self.drop(admin, n["old"])
+                self.drop(admin, n["template_old"])
         except BaseException:
             with self.admin() as admin:
-                self.drop(admin, db)
-                if had:
-                    self.rename(admin, prev, db)
-                    self.block(admin, db, True)
-                else:  # there was none: leave the empty database the plan promises the app
+                self.drop(admin, n["next"])
+                self.drop(admin, n["template_next"])
+                if not self.exists(admin, db):  # the plan promises the app its database, if an empty one
                     self.create(admin, db)
             raise
-        with self.admin() as admin:
-            self.drop(admin, prev)
         summary = ", ".join(counts) if counts else "no fixtures"
-        self.say(f"{summary} in {time.monotonic() - started:.2f}s (snapshot {template})")
-        return {"sysid": sysid, "database": db, "template": template}
+        self.say(f"{summary} in {time.monotonic() - started:.2f}s (snapshot {n['template']})")
+        return {"sysid": sysid, "database": db, "template": n["template"], "seed_id": seed_id}
 
-    def migrate(self, command: str) -> None:
+    def snapshot(self, admin, source: str, template: str) -> str:
+        """`template` made a copy of `source`, marked a template. Its comment carries a
+        fresh id: a new cluster (copied from a cached one, so with the same system
+        identifier) never passes for the one that was seeded."""
+        import uuid
+
+        from psycopg import sql
+
+        seed_id = uuid.uuid4().hex
+        self.drop(admin, template)
+        self.create(admin, template, template=source)
+        admin.execute(sql.SQL("ALTER DATABASE {} WITH IS_TEMPLATE true ALLOW_CONNECTIONS false").format(self.ident(template)))
+        admin.execute(sql.SQL("COMMENT ON DATABASE {} IS {}").format(self.ident(template), sql.Literal(SEED_ID_PREFIX + seed_id)))
+        return seed_id
+
+    def swap_in(self, conn, swaps: list[tuple[str, str, str]]) -> None:
+        """(name, replacement, aside) each: in one transaction, `name` becomes `aside`
+        (when it exists) and `replacement` becomes `name`."""
+        def renames():
+            with conn.transaction():
+                for name, replacement, aside in swaps:
+                    if self.exists(conn, name):
+                        self.rename(conn, name, aside)
+                    self.rename(conn, replacement, name)
+
+        self.in_use_retry(conn, swaps[0][0], renames)
+
+    def migrate(self, command: str, database: str) -> None:
+        """The app's migration command, with the app's env pointing at `database`
+        (the one being built), the same way it points at the app's own."""
         t0 = time.monotonic()
-        env = {**os.environ, **{k: str(v) for k, v in self.plan.env.items()}}
+        env = {**os.environ, **{k: str(v) for k, v in self.plan.env_with(self.name, database=database).items()}}
         proc = subprocess.run(command, shell=True, cwd=self.plan.root, env=env, stdin=subprocess.DEVNULL,
                               stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, errors="replace")
         if proc.returncode != 0:
@@ -371,17 +443,28 @@ class PostgresSeeder(Seeder):
     # -- snapshot --------------------------------------------------------------------
     def present(self, record):
         with self.admin() as admin:
+            self.repair(admin)
+            template = record.get("template", "")
+            if not self.exists(admin, self.database) or not self.exists(admin, template):
+                return False
+            if record.get("seed_id"):
+                found = admin.execute("SELECT shobj_description(oid, 'pg_database') FROM pg_database WHERE datname = %s", (template,)).fetchone()
+                return bool(found) and found[0] == SEED_ID_PREFIX + record["seed_id"]
             sysid = str(admin.execute("SELECT system_identifier FROM pg_control_system()").fetchone()[0])
-            return sysid == record.get("sysid") and self.exists(admin, self.database) and self.exists(admin, record.get("template", ""))
+            return sysid == record.get("sysid")
 
     def reset(self, record):
-        db, template = self.database, record.get("template") or aux_name(self.database, "_seeded")
+        """A fresh copy of the template is made beside the app's database, then swapped in."""
+        db, n = self.database, self.names()
+        template = record.get("template") or n["template"]
         t0 = time.monotonic()
         with self.admin() as admin:
+            self.repair(admin)
             if not self.exists(admin, template):
                 return False
-            self.drop(admin, db)
-            self.create(admin, db, template=template)
+            self.create(admin, n["next"], template=template)
+            self.swap_in(admin, [(db, n["next"], n["old"])])
+            self.drop(admin, n["old"])
         self.say(f"reset to the seeded state from {template} in {time.monotonic() - t0:.2f}s")
         return True
 

@@ -184,7 +184,7 @@ class S3Seeder(Seeder):
 
     def head_bucket(self, bucket: str) -> bool:
         from devstack import probes
-        from devstack.services.base import NotReady
+        from devstack.errors import NotReady
 
         o = self.svc.outputs
         try:

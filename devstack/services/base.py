@@ -11,10 +11,18 @@ import urllib.parse
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from devstack.errors import NotReady  # noqa: F401  (re-exported: kinds raise it)
+
 if TYPE_CHECKING:  # pragma: no cover
     from devstack.plan import ServicePlan, StackPlan
+    from devstack.services.spec import Host, NativeSpec
 
 MODES = ("run", "stub", "off", "external")
+# Outputs the plan gives every service besides its kind's own.
+COMMON_OUTPUTS = {
+    "enabled": "\"true\", or \"false\" with `mode: off` (then no other output is set)",
+    "mode": "the service's mode: run, stub or external",
+}
 
 
 @dataclass(frozen=True)
@@ -42,13 +50,21 @@ class Port:
 
 
 class Kind:
-    """Base class of the catalog. Subclasses set the class attributes."""
+    """Base class of the catalog. Subclasses set the class attributes.
+
+    Checked and completed when a subclass is defined (__init_subclass__): its
+    `all_options()` hold one host-port option per published port, and its
+    compose template defaults to `<name>.yaml.j2` beside its module.
+    """
 
     name: str = ""
     summary: str = ""
     modes: tuple[str, ...] = ("run", "off", "external")
     options: dict[str, Option] = {}
     ports: dict[str, Port] = {}
+    # Every output usable in `{{ }}` expressions: name -> what it is, in a line.
+    # `outputs()` returns exactly these (a test checks every kind).
+    output_help: dict[str, str] = {}
     # App-facing variable -> Jinja expression over this service's outputs.
     default_env: dict[str, str] = {}
     # Names of outputs that are secrets (never printed in status/doctor).
@@ -57,6 +73,31 @@ class Kind:
     # Natively, without its own binary (the usual case), `mode: run` runs one of
     # devstack's stand-ins: `up` pre-starts the stand-ins' helper for it.
     standin_when_no_binary: bool = False
+    # The compose fragment for `mode: run` under Docker: (package, resource name).
+    # Default: <name>.yaml.j2 in the kind's own package; devstack's own kinds
+    # use compose-templates/ (package devstack.compose_templates in a wheel).
+    # None: the kind has no Docker side (stand-ins always run as host processes).
+    template: tuple[str, str] | None = None
+    # The reference (`devstack kinds <kind>`, docs/kinds.md): what runs, in a line each.
+    docker: str = ""  # e.g. "postgres:<version>, the official image"
+    native_binary: str = ""  # e.g. "host initdb + postgres (Debian: postgresql)"
+    standin: str = ""  # devstack's stand-in, and when it runs
+    standin_lacks: str = ""  # what the stand-in does not do
+
+    _all_options: dict[str, Option] = {}
+
+    def __init_subclass__(cls, **kwargs):
+        super().__init_subclass__(**kwargs)
+        clash = sorted(set(cls.options) & set(cls.ports))
+        if clash:
+            raise TypeError(f"kind {cls.name or cls.__name__}: {', '.join(clash)} is both an option and a port")
+        cls._all_options = {**cls.options, **{name: Option(int, None, _port_help(p)) for name, p in cls.ports.items()}}
+        if "template" not in cls.__dict__ and cls.name:
+            cls.template = default_template(cls) if "run" in cls.modes else None
+
+    def all_options(self) -> dict[str, Option]:
+        """The kind's own options plus one host-port option per published port."""
+        return self._all_options
 
     # -- plan ---------------------------------------------------------------
     def image(self, svc: "ServicePlan") -> str | None:
@@ -87,8 +128,11 @@ class Kind:
         """Extra values for compose-templates/<kind>.yaml.j2 (svc and stack are always there)."""
         return {}
 
-    def native(self, svc: "ServicePlan", stack: "StackPlan"):
-        """How to run this service as a local process (a runtime.native.Process)."""
+    def native(self, svc: "ServicePlan", stack: "StackPlan", host: "Host") -> "NativeSpec":
+        """How to run this service as a local process: a services.spec.NativeSpec.
+
+        Writes nothing (`status`, `doctor` and `down` build it too); asks `host`
+        where programs are and where data goes; the runtime does the rest."""
         raise NotImplementedError(f"{self.name} has no native runner yet")
 
     def ready(self, svc: "ServicePlan", stack: "StackPlan") -> None:
@@ -96,21 +140,34 @@ class Kind:
         raise NotImplementedError(f"{self.name} has no readiness check yet")
 
 
-class NotReady(Exception):
-    """Readiness probe failed this time; the message says what was seen."""
-
-
 def url_quote(value: Any) -> str:
     return urllib.parse.quote(str(value), safe="")
 
 
-def _port_options(kind: "Kind") -> dict[str, Option]:
-    return {name: Option(int, None, f"host port for container port {p.container}; allocated (stable per project) when unset") for name, p in kind.ports.items()}
+def _port_help(port: Port) -> str:
+    what = {"udp": " (udp)", "both": " (tcp and udp)"}.get(port.protocol, "")
+    if port.count > 1:
+        text = f"first of {port.count} host ports{what}, the same range inside the container"
+    elif port.container:
+        text = f"host port for container port {port.container}{what}"
+    else:
+        text = f"host port{what}"
+    return text + "; allocated (stable per project) when unset"
 
 
-def all_options(self) -> dict[str, Option]:
-    """The kind's own options plus one host-port option per published port."""
-    return {**self.options, **_port_options(self)}
+def default_template(cls: type) -> tuple[str, str]:
+    """(package, "<name>.yaml.j2"): devstack's own kinds in compose-templates/, a
+    plugin's beside its module (in the module's package, or the package itself)."""
+    import sys
+
+    module = cls.__module__
+    if module == "devstack" or module.startswith("devstack."):
+        return (TEMPLATES_PACKAGE, f"{cls.name}.yaml.j2")
+    loaded = sys.modules.get(module)
+    is_package = loaded is not None and getattr(loaded, "__path__", None) is not None
+    return (module if is_package else module.rpartition(".")[0] or module, f"{cls.name}.yaml.j2")
 
 
-Kind.all_options = all_options
+# devstack's own compose templates: compose-templates/ in a source tree, this
+# package inside a wheel (setup.py maps one to the other).
+TEMPLATES_PACKAGE = "devstack.compose_templates"

@@ -26,6 +26,18 @@ class Coturn(Kind):
         "TURN_SECRET": "{{ secret }}",
         "TURN_REALM": "{{ realm }}",
     }
+    output_help = {
+        "host": "address the server listens on",
+        "port": "STUN/TURN port (UDP and TCP)",
+        "url": "turn:host:port",
+        "stun_url": "stun:host:port",
+        "secret": "static-auth-secret that signs REST-API (time-limited) credentials",
+        "realm": "TURN realm",
+        "relay_min": "first port of the relay range",
+        "relay_max": "last port of the relay range",
+    }
+    docker = "coturn/coturn, pinned release"
+    native_binary = "the host's turnserver (Debian: apt-get install coturn) with devstack's own config file"
 
     def outputs(self, svc, stack):
         port = svc.ports["port"]
@@ -41,13 +53,13 @@ class Coturn(Kind):
             "relay_max": relay + self.ports["relay_ports"].count - 1,
         }
 
-    def native(self, svc, stack):
-        from devstack.runtime import binaries, process
+    def native(self, svc, stack, host):
+        from devstack.services.spec import FileSpec, NativeSpec, Wanted
 
-        wanted = binaries.Wanted(
+        wanted = Wanted(
             names=("turnserver",), what="TURN server (turnserver, from coturn)", apt="coturn", brew="coturn",
             dirs=("/usr/bin", "/usr/local/bin", "/opt/homebrew/bin"))
-        binary = binaries.find(wanted, svc.options["bin"])
+        binary = host.find(wanted, svc.options["bin"])
         o = svc.outputs
         state = svc.state_dir
         # Our own config file, so /etc/turnserver.conf is never read; it holds only
@@ -68,11 +80,11 @@ class Coturn(Kind):
             "--userdb", str(state / "turndb"),
             "--log-file", "stdout", "--simple-log",
         ]
-        return process.NativeSpec(
+        return NativeSpec(
             argv=argv,
             implementation=f"turnserver ({binary})",
             cwd=state,
-            files=[process.FileSpec(conf, f"static-auth-secret={o['secret']}\n", 0o600)],
+            files=[FileSpec(conf, f"static-auth-secret={o['secret']}\n", 0o600)],
             stale_pidfiles=[state / "turnserver.pid"],
         )
 

@@ -23,6 +23,18 @@ class Livekit(Kind):
         "LIVEKIT_API_KEY": "{{ api_key }}",
         "LIVEKIT_API_SECRET": "{{ api_secret }}",
     }
+    output_help = {
+        "url": "ws://host:port, what LIVEKIT_URL carries",
+        "http_url": "http://host:port, for the server API (Twirp)",
+        "host": "address the server listens on",
+        "port": "signalling / API port",
+        "api_key": "API key",
+        "api_secret": "API secret that signs access tokens",
+    }
+    docker = "livekit/livekit-server --dev, pinned release"
+    native_binary = "a livekit-server binary when one is installed (`bin:`, PATH), --dev"
+    standin = "devstack's LiveKit API stand-in (python -m devstack.stubs.livekit): the Twirp RoomService with LiveKit's token checks"
+    standin_lacks = "media (no WebRTC, no participants join); rooms never expire"
 
     def outputs(self, svc, stack):
         port = svc.ports["port"]
@@ -43,15 +55,15 @@ class Livekit(Kind):
             return [("api_key", "must not contain `:` (LIVEKIT_KEYS is `key: secret`)")]
         return []
 
-    def native(self, svc, stack):
-        from devstack.runtime import binaries, process
+    def native(self, svc, stack, host):
+        from devstack.services.spec import FileSpec, NativeSpec, Wanted, python_env, python_module
 
         o = svc.outputs
         state = svc.state_dir
         keys = {"LIVEKIT_KEYS": f"{o['api_key']}: {o['api_secret']}"}  # env, not argv
-        wanted = binaries.Wanted(names=("livekit-server",), what="livekit-server", brew="livekit",
+        wanted = Wanted(names=("livekit-server",), what="livekit-server", brew="livekit",
                                  dirs=("/usr/local/bin", "/opt/homebrew/bin"))
-        binary = binaries.optional_for(svc, wanted)
+        binary = host.optional_for(svc, wanted)
         if binary:
             conf = state / "livekit.yaml"
             text = "\n".join([
@@ -64,17 +76,17 @@ class Livekit(Kind):
                 f"  node_ip: {svc.host}",
                 "",
             ])
-            return process.NativeSpec(
+            return NativeSpec(
                 argv=[binary, "--dev", "--config", str(conf)],
                 implementation=f"livekit-server --dev ({binary})",
                 env=keys, cwd=state,
-                files=[process.FileSpec(conf, text, 0o600)],
+                files=[FileSpec(conf, text, 0o600)],
             )
         # devstack's stand-in for LiveKit's server API (Twirp RoomService; no media).
-        return process.NativeSpec(
-            argv=process.python_module("devstack.stubs.livekit", "--host", svc.host, "--port", o["port"], "--state-dir", state / "data"),
+        return NativeSpec(
+            argv=python_module("devstack.stubs.livekit", "--host", svc.host, "--port", o["port"], "--state-dir", state / "data"),
             implementation="devstack LiveKit API stand-in (rooms API, no media)",
-            env={**process.python_env(), **keys},
+            env={**python_env(), **keys},
             cwd=state,
         )
 

@@ -25,6 +25,22 @@ class Mailpit(Kind):
         "SMTP_PASSWORD": "{{ smtp_password }}",
         "MAILPIT_URL": "{{ url }}",
     }
+    output_help = {
+        "host": "address the servers listen on",
+        "smtp_host": "same as host",
+        "smtp_port": "SMTP port (no TLS)",
+        "smtp_user": "SMTP login",
+        "smtp_password": "SMTP password",
+        "password": "same as smtp_password",
+        "smtp_url": "smtp://host:smtp_port",
+        "url": "http://host:http_port, the inbox's HTTP API (mailpit's /api/v1)",
+        "http_port": "port of the inbox's HTTP API",
+        "from": "sender address the app should use",
+    }
+    docker = "axllent/mailpit, pinned release"
+    native_binary = "a mailpit binary when one is installed (`bin:`, PATH)"
+    standin = "devstack's mail catcher (python -m devstack.stubs.mailcatcher): SMTP that keeps every message on disk, and mailpit's HTTP API"
+    standin_lacks = "STARTTLS and the web UI; of mailpit's API (/api/v1) only listing, reading (parsed and raw) and deleting messages"
 
     def outputs(self, svc, stack):
         o = svc.options
@@ -41,26 +57,26 @@ class Mailpit(Kind):
             "from": o["from_address"] or f"noreply@{stack.project.lower()}.test",
         }
 
-    def native(self, svc, stack):
-        from devstack.runtime import binaries, process
+    def native(self, svc, stack, host):
+        from devstack.services.spec import NativeSpec, Wanted, python_env, python_module
 
         o = svc.outputs
         state = svc.state_dir
-        wanted = binaries.Wanted(names=("mailpit",), what="mailpit", brew="mailpit", dirs=("/usr/local/bin", "/opt/homebrew/bin"))
-        binary = binaries.optional_for(svc, wanted)
+        wanted = Wanted(names=("mailpit",), what="mailpit", brew="mailpit", dirs=("/usr/local/bin", "/opt/homebrew/bin"))
+        binary = host.optional_for(svc, wanted)
         if binary:
-            return process.NativeSpec(
+            return NativeSpec(
                 argv=[binary, "--smtp", f"{svc.host}:{o['smtp_port']}", "--listen", f"{svc.host}:{o['http_port']}",
                       "--database", str(state / "mailpit.db"), "--smtp-auth-accept-any", "--smtp-auth-allow-insecure"],
                 implementation=f"mailpit ({binary})",
                 cwd=state,
             )
         # devstack's catcher: SMTP (aiosmtpd) + the mailpit API subset, messages on disk.
-        return process.NativeSpec(
-            argv=process.python_module("devstack.stubs.mailcatcher", "--host", svc.host, "--smtp-port", o["smtp_port"],
+        return NativeSpec(
+            argv=python_module("devstack.stubs.mailcatcher", "--host", svc.host, "--smtp-port", o["smtp_port"],
                                        "--http-port", o["http_port"], "--state-dir", state / "data"),
             implementation="devstack mail catcher (SMTP + mailpit API)",
-            env=process.python_env(),
+            env=python_env(),
             cwd=state,
         )
 

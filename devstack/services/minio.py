@@ -38,6 +38,23 @@ class Minio(Kind):
         # Not read by SDKs by itself: apps pass it as forcePathStyle / addressing_style.
         "S3_FORCE_PATH_STYLE": "true",
     }
+    output_help = {
+        "endpoint": "http://host:port, the S3 endpoint URL",
+        "url": "same as endpoint",
+        "host": "address the server listens on",
+        "port": "TCP port of the S3 API",
+        "access_key": "access key id",
+        "secret_key": "secret access key",
+        "region": "region the SDKs are told",
+        "bucket": "the first of `buckets` (empty when none)",
+        "buckets": "every bucket created at startup",
+        "console_url": "MinIO's web console (Docker, or a minio binary)",
+        "path_style": "\"true\": address buckets by path, not by host name",
+    }
+    docker = "quay.io/minio/minio (the Docker Hub image is gone), pinned release"
+    native_binary = "a minio binary when one is installed (`bin:`, PATH)"
+    standin = "devstack's S3 stand-in (python -m devstack.stubs.s3): every object on disk before its PUT is answered, real SigV4/SigV2 signature checks; `fallback: moto` runs moto's in-memory server instead"
+    standin_lacks = "versioning, object lock, bucket policies, lifecycle rules and UploadPartCopy (answered 501); no web console"
 
     def outputs(self, svc, stack):
         o = svc.options
@@ -63,17 +80,17 @@ class Minio(Kind):
         bad = [b for b in options["buckets"] if not isinstance(b, str) or not re.match(r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$", b)]
         return [("buckets", f"invalid bucket name {b!r} (3-63 lower-case letters, digits, `.` or `-`)") for b in bad]
 
-    def native(self, svc, stack):
-        from devstack.runtime import binaries, process
+    def native(self, svc, stack, host):
+        from devstack.services.spec import NativeSpec, Wanted, python_env, python_module
 
         o = svc.outputs
         state = svc.state_dir
-        wanted = binaries.Wanted(names=("minio",), what="MinIO server (minio)", brew="minio/stable/minio",
+        wanted = Wanted(names=("minio",), what="MinIO server (minio)", brew="minio/stable/minio",
                                  dirs=("/usr/local/bin", "/opt/homebrew/bin"))
-        binary = binaries.optional_for(svc, wanted)
+        binary = host.optional_for(svc, wanted)
         if binary:
             data = state / "data"
-            return process.NativeSpec(
+            return NativeSpec(
                 argv=[binary, "server", str(data), "--address", f"{svc.host}:{o['port']}",
                       "--console-address", f"{svc.host}:{svc.ports['console_port']}", "--quiet"],
                 implementation=f"minio ({binary})",
@@ -85,11 +102,11 @@ class Minio(Kind):
         if svc.options["fallback"] == "standin":
             # devstack's S3 stand-in: objects on disk as they are written, and it
             # forks from the stand-ins' pre-warmed helper (moto costs ~1 s of CPU to start).
-            return process.NativeSpec(
-                argv=process.python_module("devstack.stubs.s3", "--host", svc.host, "--port", o["port"],
+            return NativeSpec(
+                argv=python_module("devstack.stubs.s3", "--host", svc.host, "--port", o["port"],
                                            "--state-dir", state, "--region", o["region"]),
                 implementation="devstack S3 stand-in (no minio binary found)",
-                env={**process.python_env(), "DEVSTACK_S3_ACCESS_KEY": o["access_key"], "DEVSTACK_S3_SECRET_KEY": o["secret_key"]},
+                env={**python_env(), "DEVSTACK_S3_ACCESS_KEY": o["access_key"], "DEVSTACK_S3_SECRET_KEY": o["secret_key"]},
                 cwd=state,
                 bootstrap=lambda: (import_moto_snapshot(o, state / "snapshot"), create_buckets(o)),
                 hint="install a minio binary (or use the docker runtime) for the parts of the S3 API the stand-in lacks",
@@ -99,11 +116,11 @@ class Minio(Kind):
         # serve_moto loads it in-process before its port opens (bootstrap's
         # restore over HTTP is the fallback).
         snapshot = state / "snapshot"
-        return process.NativeSpec(
-            argv=process.python_module("devstack.services.minio", "moto", "-H", svc.host, "-p", o["port"],
+        return NativeSpec(
+            argv=python_module("devstack.services.minio", "moto", "-H", svc.host, "-p", o["port"],
                                        "--region", o["region"], "--snapshot", snapshot),
             implementation="moto S3 server (fallback: moto; no minio binary found)",
-            env={**process.python_env(), "MOTO_ALLOW_NONEXISTENT_REGION": "true"},
+            env={**python_env(), "MOTO_ALLOW_NONEXISTENT_REGION": "true"},
             cwd=state,
             bootstrap=lambda: (restore_snapshot(o, snapshot), create_buckets(o)),
             before_stop=lambda: dump_snapshot(o, snapshot),

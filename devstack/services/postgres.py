@@ -38,6 +38,19 @@ class Postgres(Kind):
         "PGPASSWORD": "{{ password }}",
         "PGDATABASE": "{{ database }}",
     }
+    output_help = {
+        "url": "postgresql://user:password@host:port/database, what DATABASE_URL carries",
+        "host": "address the server listens on (127.0.0.1)",
+        "port": "TCP port of the server",
+        "user": "role the app connects as",
+        "password": "that role's password",
+        "database": "the app's database",
+        "name": "same as database",
+        "databases": "every database created: `database` and then `databases`",
+        "base_url": "url without the database, to build URLs of the other databases",
+    }
+    docker = "postgres:<version>, the official image (or `image:`); data in a named volume"
+    native_binary = "the host's initdb + postgres (Debian: apt-get install postgresql; or pip install pgserver); as the `postgres` user when devstack runs as root"
 
     def image(self, svc):
         return svc.options["image"] or f"postgres:{svc.options['version']}"
@@ -77,56 +90,56 @@ class Postgres(Kind):
         data_dir = "/var/lib/postgresql" if major >= 18 else "/var/lib/postgresql/data"
         return {"data_dir": data_dir, "database": self.database(svc, stack)}
 
-    def native(self, svc, stack):
+    def native(self, svc, stack, host):
         import signal
 
-        from devstack.errors import UserError
-        from devstack.runtime import binaries, process
+        from devstack.services.spec import InitStep, NativeSpec, Wanted, short_dir
 
-        wanted = binaries.Wanted(
+        wanted = Wanted(
             names=("initdb", "postgres"), what="PostgreSQL server (initdb, postgres)",
             apt="postgresql", brew=f"postgresql@{svc.options['version']}", pip="pgserver",
             dirs=PG_BIN_DIRS, pip_dirs=PG_PIP_DIRS, option="bin_dir")
-        bin_dir = binaries.find_dir(wanted, svc.options["bin_dir"], prefer_version=svc.options["version"])
+        bin_dir = host.find_dir(wanted, svc.options["bin_dir"], prefer_version=svc.options["version"])
         version_text = server_version_text(bin_dir)
         major = server_major(bin_dir, version_text)
         # PostgreSQL refuses to run as root: when devstack is root it runs as the
         # `postgres` account (or nobody), with its data where that user can reach it.
-        user = process.unprivileged_user("postgres") if process.is_root() else None
-        data, volumes = process.data_dir_for(svc.state_dir, process.project_key(stack), svc.name, user)
+        user = host.run_as("postgres")
+        placed = host.data_dir(svc, stack, user)
+        data = placed.path
         if (data / "PG_VERSION").exists():
             made_by = (data / "PG_VERSION").read_text().strip()
             if major and made_by != major:
                 raise UserError(f"{svc.name}: the data dir was made by PostgreSQL {made_by}, but {bin_dir} is PostgreSQL {major}",
                                 f"set `bin_dir:` to a PostgreSQL {made_by} bin dir, or `devstack down --volumes` to start over (deletes the data)")
-        sockets = process.short_dir(data)  # unix socket paths are limited to ~107 bytes
+        sockets = short_dir(data)  # unix socket paths are limited to ~107 bytes
         psql = bin_dir / "psql" if os.access(bin_dir / "psql", os.X_OK) else host_psql(svc.options["bin_dir"], svc.options["version"])
         o = svc.outputs
         # initdb costs ~1 s; a fresh data dir is a copy of a cluster initdb made
         # once per machine (PostgreSQL build + role name). The password is set
         # over the unix socket on every start (`local trust`: the socket dir is
         # 0700, so only its owner and root reach it), TCP needs the password.
-        cache = process.shared_cache_dir(user) / "postgres"
+        cache = host.cache_dir(user) / "postgres"
         key = hashlib.sha256(f"{bin_dir}|{version_text}|{o['user']}|{INITDB_FLAGS}".encode()).hexdigest()[:12]
         template = cache / f"{major or 'x'}-{key}"
-        initdb = process.InitStep(
+        initdb = InitStep(
             ["sh", "-c", INIT_FROM_TEMPLATE, "devstack-initdb", str(bin_dir / "initdb"), str(template), str(data), o["user"], INITDB_FLAGS],
             creates=data / "PG_VERSION", description="new data dir", reset_on_failure=data,
             display=f"copy of {template} (made once with `initdb -U {o['user']} {INITDB_FLAGS}`)")
         argv = [str(bin_dir / "postgres"), "-D", str(data), "-p", str(svc.ports["port"]),
                 "-c", f"listen_addresses={svc.host}", "-c", f"unix_socket_directories={sockets}",
                 "-c", "logging_collector=off", "-c", "log_destination=stderr"]
-        return process.NativeSpec(
+        return NativeSpec(
             argv=argv,
             implementation=f"postgres {major or '?'} ({bin_dir})",
             env={"LC_ALL": "C", "LANG": "C"},
             user=user,
             cwd=data,
-            dirs=[data, sockets, cache],
+            data=placed,
+            dirs=[sockets, cache],
             init=[initdb],
             bootstrap=lambda: bootstrap(o, sockets, psql),
             stop_signal=signal.SIGINT,  # fast shutdown (SIGTERM would wait for clients to leave)
-            volumes=volumes,
             stale_pidfiles=[data / "postmaster.pid", sockets / f".s.PGSQL.{svc.ports['port']}.lock"],
             scratch=[sockets],
             hint="if its data dir is broken (or from another PostgreSQL version), `devstack down --volumes` starts over (deletes the data)",
@@ -188,20 +201,25 @@ def server_major(bin_dir, text: str | None = None) -> str:
 @functools.cache
 def host_psql(bin_dir: str | None, version) -> Path | None:
     """psql on this machine, if any: it does the set-up and readiness queries, as
-    psycopg costs every `up` ~0.25 s of CPU to import, competing with the servers."""
-    from devstack.runtime import binaries
+    psycopg costs every `up` ~0.25 s of CPU to import, competing with the servers.
+    (A client for the probe, under both runtimes: looked up with devstack.programs.)"""
+    from devstack import programs
 
-    wanted = binaries.Wanted(names=("psql",), what="psql", dirs=PG_BIN_DIRS, pip_dirs=PG_PIP_DIRS, option="bin_dir")
-    try:
-        return binaries.find_dir(wanted, bin_dir, prefer_version=version) / "psql"
-    except UserError:
-        return None
+    if bin_dir:
+        path = Path(bin_dir).expanduser() / "psql"
+        return path if programs.executable(path) else None
+    found = programs.dir_holding(("psql",), programs.search_dirs(PG_BIN_DIRS, PG_PIP_DIRS), version)
+    return found / "psql" if found else None
 
 
+# Databases an older devstack left blocked (killed mid-seed) are opened again.
 BOOTSTRAP_SQL = """\
 ALTER ROLE {role} WITH PASSWORD {password};
 SELECT format('CREATE DATABASE %I', name) FROM unnest(ARRAY[{databases}]::text[]) AS name
  WHERE name NOT IN (SELECT datname FROM pg_database)
+\\gexec
+SELECT format('ALTER DATABASE %I WITH ALLOW_CONNECTIONS true', datname) FROM pg_database
+ WHERE datname = ANY(ARRAY[{databases}]::text[]) AND NOT datallowconn
 \\gexec
 """
 
@@ -262,7 +280,9 @@ def bootstrap(o, sockets, psql=None) -> None:
         raise NotReady(str(exc).strip().splitlines()[0] if str(exc).strip() else "no answer") from None
     with conn:
         conn.execute(sql.SQL("ALTER ROLE {} WITH PASSWORD {}").format(sql.Identifier(o["user"]), sql.Literal(o["password"])))
-        existing = {row[0] for row in conn.execute("SELECT datname FROM pg_database")}
+        existing = dict(conn.execute("SELECT datname, datallowconn FROM pg_database").fetchall())
         for name in o["databases"]:
             if name not in existing:
                 conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
+            elif existing[name] is False:
+                conn.execute(sql.SQL("ALTER DATABASE {} WITH ALLOW_CONNECTIONS true").format(sql.Identifier(name)))

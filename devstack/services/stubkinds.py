@@ -28,39 +28,42 @@ class Flags(HttpStub):
     }
     ports = {"port": Port(0)}
     default_env = {"FEATURE_FLAGS_URL": "{{ url }}"}
+    output_help = {"url": "http://host:port, serving the flags as JSON", "host": "address it listens on", "port": "its HTTP port"}
+    standin = "devstack's flags server (python -m devstack.stubs.flags): one JSON file (`config:`) or inline `flags:`, re-read when it changes"
+    standin_lacks = "targeting, rollouts and any vendor's SDK protocol: it serves one JSON document"
 
     def outputs(self, svc, stack):
         return {"url": f"http://{svc.host}:{svc.ports['port']}", "host": svc.host, "port": svc.ports["port"]}
 
-    def native(self, svc, stack):
+    def native(self, svc, stack, host):
         import json
 
-        from devstack.runtime import process
+        from devstack.services.spec import FileSpec, NativeSpec, python_env, python_module
 
         files = []
         if svc.options["config"]:
             config = (stack.root / svc.options["config"]).resolve()
         else:  # inline `flags:` from the manifest
             config = svc.state_dir / "flags.json"
-            files.append(process.FileSpec(config, json.dumps(svc.options["flags"], indent=2) + "\n", 0o644))
-        return process.NativeSpec(
-            argv=process.python_module("devstack.stubs.flags", "--host", svc.host, "--port", svc.ports["port"], "--config", config),
+            files.append(FileSpec(config, json.dumps(svc.options["flags"], indent=2) + "\n", 0o644))
+        return NativeSpec(
+            argv=python_module("devstack.stubs.flags", "--host", svc.host, "--port", svc.ports["port"], "--config", config),
             implementation=f"devstack flags server ({config.name})",
-            env=process.python_env(), cwd=svc.state_dir, files=files,
+            env=python_env(), cwd=svc.state_dir, files=files,
         )
 
 
 class SinkStub(HttpStub):
     """PostHog / Sentry: devstack's event sink records what the SDK sends."""
 
-    def native(self, svc, stack):
-        from devstack.runtime import process
+    def native(self, svc, stack, host):
+        from devstack.services.spec import NativeSpec, python_env, python_module
 
-        return process.NativeSpec(
-            argv=process.python_module("devstack.stubs.sink", "--host", svc.host, "--port", svc.ports["port"],
+        return NativeSpec(
+            argv=python_module("devstack.stubs.sink", "--host", svc.host, "--port", svc.ports["port"],
                                        "--state-dir", svc.state_dir / "data"),
             implementation="devstack event sink",
-            env=process.python_env(), cwd=svc.state_dir,
+            env=python_env(), cwd=svc.state_dir,
         )
 
 
@@ -71,6 +74,10 @@ class Posthog(SinkStub):
     options = {"api_key": Option(str, None, "project API key; generated when unset", generate="stripe:phc_local")}
     ports = {"port": Port(0)}
     default_env = {"POSTHOG_HOST": "{{ url }}", "POSTHOG_API_KEY": "{{ api_key }}"}
+    output_help = {"url": "http://host:port, the PostHog host the SDK is given", "host": "address it listens on", "port": "its HTTP port",
+                   "api_key": "project API key the SDK sends", "events_url": "where tests read the recorded events (JSON)"}
+    standin = "devstack's event sink (python -m devstack.stubs.sink): records what the SDK sends"
+    standin_lacks = "feature flags, analytics queries and a UI: events are only recorded"
 
     def outputs(self, svc, stack):
         url = f"http://{svc.host}:{svc.ports['port']}"
@@ -84,6 +91,10 @@ class Sentry(SinkStub):
     options = {"key": Option(str, None, "DSN public key; generated when unset", generate="hex:16")}
     ports = {"port": Port(0)}
     default_env = {"SENTRY_DSN": "{{ dsn }}"}
+    output_help = {"dsn": "http://key@host:port/1, what SENTRY_DSN carries", "url": "http://host:port", "host": "address it listens on",
+                   "port": "its HTTP port", "events_url": "where tests read the recorded envelopes (JSON)"}
+    standin = "devstack's event sink (python -m devstack.stubs.sink): records the envelopes the SDK sends"
+    standin_lacks = "grouping, alerts and a UI: envelopes are only recorded"
 
     def outputs(self, svc, stack):
         url = f"http://{svc.host}:{svc.ports['port']}"
@@ -106,6 +117,10 @@ class EmailApi(HttpStub):
     }
     ports = {"port": Port(0)}
     default_env = {"EMAIL_PROVIDER": "{{ provider }}", "EMAIL_API_KEY": "{{ api_key }}", "EMAIL_API_BASE": "{{ url }}"}
+    output_help = {"url": "http://host:port, the API base URL the SDK is pointed at", "host": "address it listens on", "port": "its HTTP port",
+                   "provider": "sendgrid, resend or postmark", "api_key": "API key the app sends", "from": "sender address the app should use"}
+    standin = "devstack's email API (python -m devstack.stubs.email_api): the provider's send endpoint, delivering over SMTP into the `inbox:` mailpit service"
+    standin_lacks = "templates, batch sends, webhooks and every endpoint but sending"
     secret_outputs = ("api_key",)
 
     def outputs(self, svc, stack):
@@ -113,19 +128,19 @@ class EmailApi(HttpStub):
                 "provider": svc.options["provider"], "api_key": svc.options["api_key"],
                 "from": svc.options["from_address"] or f"noreply@{stack.project.lower()}.test"}
 
-    def native(self, svc, stack):
+    def native(self, svc, stack, host):
         from devstack.errors import UserError
-        from devstack.runtime import process
+        from devstack.services.spec import NativeSpec, python_env, python_module
 
         inbox = self.inbox(svc, stack)
         if inbox is None or inbox.mode == "off" or "smtp_port" not in inbox.outputs:
             raise UserError(f"{svc.name}: its inbox `{svc.options['inbox']}` is not a running mailpit service of this stack",
                             "set `inbox:` to the name of a mailpit service")
-        return process.NativeSpec(
-            argv=process.python_module("devstack.stubs.email_api", "--host", svc.host, "--port", svc.ports["port"],
+        return NativeSpec(
+            argv=python_module("devstack.stubs.email_api", "--host", svc.host, "--port", svc.ports["port"],
                                        "--smtp-host", inbox.outputs["smtp_host"], "--smtp-port", inbox.outputs["smtp_port"]),
             implementation=f"devstack {svc.options['provider']}-shaped email API -> {inbox.name}",
-            env={**process.python_env(), "EMAIL_API_KEY": svc.options["api_key"]},  # env, not argv
+            env={**python_env(), "EMAIL_API_KEY": svc.options["api_key"]},  # env, not argv
             cwd=svc.state_dir,
         )
 

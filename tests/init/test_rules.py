@@ -217,3 +217,12 @@ def test_an_app_prefix_is_looked_through():
     got = labels("ACME_DATABASE_HOST=\nACME_DATABASE_PASSWORD=\nACME_REDIS_URL=\nACME_SMTP_HOST=\nACME_JWT_SECRET=\n")
     assert got == {"ACME_DATABASE_HOST": "postgres.host", "ACME_DATABASE_PASSWORD": "postgres.password",
                    "ACME_REDIS_URL": "redis.url", "ACME_SMTP_HOST": "mailpit.smtp_host", "ACME_JWT_SECRET": "secret"}
+
+
+def test_every_role_the_rules_name_is_an_output_the_catalog_declares():
+    from devstack.init import kinds, rules
+
+    assert set(rules.RULES) <= set(kinds.names())
+    for kind, rule in rules.RULES.items():
+        unknown = [role for role, _ in rule.roles if not role.startswith("@") and role not in kinds.outputs(kind)]
+        assert not unknown, f"{kind}: {unknown} are not outputs of the kind"

@@ -72,7 +72,7 @@ class Stack:
         return json.loads(result.stdout)
 
     def status(self) -> dict[str, dict]:
-        data = json.loads(self.cli("status", "--json").stdout)
+        data = json.loads(self.cli("status", "--json", check=False).stdout)  # exit 1 while not all ready
         return {s["name"]: s for s in data["services"]}
 
     def pids(self) -> dict[str, int]:

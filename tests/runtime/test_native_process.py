@@ -12,7 +12,8 @@ import pytest
 
 from devstack.errors import UserError
 from devstack.runtime import binaries, process
-from devstack.runtime.process import NativeSpec, PidFile
+from devstack.runtime.process import PidFile
+from devstack.services.spec import FileSpec, InitStep, NativeSpec, Wanted, python_env, python_module, short_dir
 
 
 def spec(argv, **kwargs) -> NativeSpec:
@@ -71,12 +72,12 @@ def test_stop_reaches_children_and_escalates_to_sigkill(tmp_path):
 
 def test_init_steps_run_once_and_a_failure_is_reported(tmp_path):
     marker = tmp_path / "data" / "ready"
-    steps = [process.InitStep(["sh", "-c", f"echo init >> {tmp_path}/count; touch {marker}"], creates=marker, description="init")]
+    steps = [InitStep(["sh", "-c", f"echo init >> {tmp_path}/count; touch {marker}"], creates=marker, description="init")]
     for _ in range(2):
         rec = process.spawn(spec(["sleep", "30"], dirs=[tmp_path / "data"], init=steps), tmp_path, tmp_path / "log", tmp_path / "pid")
         process.stop_groups([(rec, 15)], timeout=5)
     assert (tmp_path / "count").read_text() == "init\n"
-    bad = [process.InitStep(["sh", "-c", "echo nope; exit 4"], creates=tmp_path / "never", description="setup")]
+    bad = [InitStep(["sh", "-c", "echo nope; exit 4"], creates=tmp_path / "never", description="setup")]
     with pytest.raises(process.SpawnError, match="setup failed"):
         process.spawn(spec(["sleep", "30"], init=bad), tmp_path, tmp_path / "log", tmp_path / "pid")
     assert "nope" in (tmp_path / "log").read_text()
@@ -84,7 +85,7 @@ def test_init_steps_run_once_and_a_failure_is_reported(tmp_path):
 
 def test_files_are_written_private(tmp_path):
     conf = tmp_path / "svc" / "secret.conf"
-    rec = process.spawn(spec(["sleep", "30"], files=[process.FileSpec(conf, "password=x\n")]), tmp_path / "svc",
+    rec = process.spawn(spec(["sleep", "30"], files=[FileSpec(conf, "password=x\n")]), tmp_path / "svc",
                         tmp_path / "svc" / "log", tmp_path / "svc" / "pid")
     process.stop_groups([(rec, 15)], timeout=5)
     assert conf.read_text() == "password=x\n" and (conf.stat().st_mode & 0o777) == 0o600
@@ -110,25 +111,35 @@ def test_tail_reads_from_the_offset(tmp_path):
 
 
 def test_short_socket_dir():
-    path = process.short_dir("/a/very/long/path" * 10)
+    path = short_dir("/a/very/long/path" * 10)
     assert len(str(path / ".s.PGSQL.65535")) < 107 and path.name.startswith("devstack-")
 
 
 def test_unprivileged_data_dir_when_root(tmp_path, monkeypatch):
+    """Looking where the data goes writes nothing (status and doctor build specs
+    too); the start places it: the dir, and as root its link and marker."""
     monkeypatch.setenv(process.DATA_ROOT_ENV, str(tmp_path / "root"))
     state = tmp_path / "project" / ".devstack" / "db"
-    data, volumes = process.data_dir_for(state, "proj-abc", "db", "postgres" if os.geteuid() == 0 else None)
+    user = "postgres" if os.geteuid() == 0 else None
+    data = process.data_dir(state, "proj-abc", "db", user)
+    assert not (tmp_path / "root").exists() and not (tmp_path / "project").exists()
     if os.geteuid() == 0:
-        assert data == tmp_path / "root" / "proj-abc" / "db" and volumes == [data]
-        assert (state / "data").is_symlink() and (state / "data").resolve() == data
+        assert data.path == tmp_path / "root" / "proj-abc" / "db" and data.volumes == (data.path,)
     else:
-        assert data == state / "data" and volumes == []
+        assert data.path == state / "data" and data.volumes == ()
+    rec = process.spawn(spec(["true"], data=data), state, state / "log", state / "pid")
+    process.stop_groups([(rec, 15)], timeout=5)
+    assert data.path.is_dir()
+    if os.geteuid() == 0:
+        assert (state / "data").is_symlink() and (state / "data").resolve() == data.path
+        assert (tmp_path / "root" / "proj-abc" / ".project").read_text() == f"{tmp_path / 'project'}\n"
+        assert process.data_dir(state, "proj-abc", "db", user) == data  # found again the same way
 
 
 # -- binaries ---------------------------------------------------------------------------
 
 
-WANTED = binaries.Wanted(names=("devstack-test-server",), what="test server", apt="test-server-pkg", brew="test-server",
+WANTED = Wanted(names=("devstack-test-server",), what="test server", apt="test-server-pkg", brew="test-server",
                          pip="test-server-wheel", dirs=(), option="bin")
 
 
@@ -149,7 +160,7 @@ def test_path_then_usual_dirs(tmp_path, monkeypatch):
     exe.chmod(0o755)
     monkeypatch.setenv("PATH", str(tmp_path / "empty"))
     assert binaries.find(WANTED, required=False) is None
-    wanted = binaries.Wanted(names=WANTED.names, what="x", dirs=(str(tmp_path / "b*"),))
+    wanted = Wanted(names=WANTED.names, what="x", dirs=(str(tmp_path / "b*"),))
     assert binaries.find(wanted) == str(exe)
     monkeypatch.setenv("PATH", str(exe.parent))
     assert binaries.find(WANTED) == str(exe)
@@ -164,7 +175,7 @@ def test_binary_shipped_in_a_pip_package_is_found(tmp_path, monkeypatch):
     exe.chmod(0o755)
     monkeypatch.syspath_prepend(str(tmp_path / "site"))
     monkeypatch.setenv("PATH", str(tmp_path / "empty"))
-    wanted = binaries.Wanted(names=WANTED.names, what="x", pip_dirs=(("fakeredislite", "bin"),))
+    wanted = Wanted(names=WANTED.names, what="x", pip_dirs=(("fakeredislite", "bin"),))
     assert binaries.find(wanted) == str(exe)
 
 
@@ -186,7 +197,7 @@ def test_postgres_bin_dir_prefers_the_manifest_version(tmp_path, monkeypatch):
             (d / name).write_text("#!/bin/sh\n")
             (d / name).chmod(0o755)
     monkeypatch.setenv("PATH", str(tmp_path / "empty"))
-    wanted = binaries.Wanted(names=("initdb", "postgres"), what="PostgreSQL", dirs=(str(tmp_path / "pg" / "*" / "bin"),))
+    wanted = Wanted(names=("initdb", "postgres"), what="PostgreSQL", dirs=(str(tmp_path / "pg" / "*" / "bin"),))
     assert binaries.find_dir(wanted, prefer_version="14") == tmp_path / "pg" / "14" / "bin"
     assert binaries.find_dir(wanted, prefer_version="17") == tmp_path / "pg" / "16" / "bin"  # newest otherwise
     assert Path(binaries.find_dir(wanted)).name == "bin"
@@ -206,10 +217,10 @@ def test_forkserver_starts_a_detached_stand_in(tmp_path):
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
     (tmp_path / "flags.json").write_text(json.dumps({"on": True}))
-    argv = process.python_module("devstack.stubs.flags", "--port", port, "--config", tmp_path / "flags.json")
+    argv = python_module("devstack.stubs.flags", "--port", port, "--config", tmp_path / "flags.json")
     assert forkserver.forkable(argv, None) == "devstack.stubs.flags"
     assert forkserver.forkable(argv, "postgres") is None and forkserver.forkable(["redis-server"], None) is None
-    launcher = forkserver.ForkServer({**os.environ, **process.python_env()})
+    launcher = forkserver.ForkServer({**os.environ, **python_env()})
     try:
         rec = process.spawn(spec(argv, cwd=tmp_path), tmp_path / "flags", tmp_path / "flags" / "log", tmp_path / "flags" / "pid",
                             launcher=launcher)
@@ -231,3 +242,39 @@ def test_forkserver_starts_a_detached_stand_in(tmp_path):
         assert Path(f"/proc/{rec.pid}/comm").read_text().strip() == "ds-flags"
     finally:
         assert process.stop_groups([(rec, 15)], timeout=5) == []
+
+
+# -- building specs looks, never writes ---------------------------------------------------
+
+
+def test_building_every_native_spec_writes_nothing(tmp_path, monkeypatch):
+    """status, doctor and down build each kind's NativeSpec: that must leave the
+    project dir, the data root and devstack's home exactly as they were."""
+    import shutil as sh
+
+    from devstack import manifest, plan
+    from devstack.runtime.host import native_spec
+
+    golden = Path(__file__).resolve().parents[1] / "golden" / "all-kinds.yaml"
+    project = tmp_path / "project"
+    project.mkdir()
+    sh.copy(golden, project / "devstack.yaml")
+    monkeypatch.setenv(process.DATA_ROOT_ENV, str(tmp_path / "root"))
+    monkeypatch.setenv("DEVSTACK_HOME", str(tmp_path / "home"))
+    stack = plan.build(manifest.load(project / "devstack.yaml"))
+
+    def snapshot():
+        return sorted(str(p.relative_to(tmp_path)) for p in tmp_path.rglob("*"))
+
+    before = snapshot()
+    built = {}
+    for svc in stack.services.values():
+        if svc.runs:
+            try:
+                built[svc.name] = native_spec(svc, stack)
+            except UserError:  # a program this machine lacks (and no stand-in)
+                continue
+    assert snapshot() == before
+    assert "db" in built or not list(Path("/usr/lib/postgresql").glob("*/bin/initdb"))
+    if "db" in built and os.geteuid() == 0:  # as root the data goes under the data root: described, not made
+        assert built["db"].data.path.is_relative_to(tmp_path / "root") and built["db"].user

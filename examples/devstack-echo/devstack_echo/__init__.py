@@ -1,0 +1,1 @@
+"""devstack kind `echo` (see kind.py)."""
