@@ -86,10 +86,15 @@ def find(start: Path | None = None, explicit: str | Path | None = None) -> Path:
         candidate = directory / FILENAME
         if candidate.is_file():
             return candidate
-    raise UserError(
-        f"no {FILENAME} in {here} or any parent directory",
-        "create one (see fixtures/railgun/devstack.yaml) or pass -f PATH",
-    )
+    raise UserError(f"no {FILENAME} in {here} or any parent directory", START_HINT)
+
+
+# What a newcomer outside this repository needs to write a first manifest.
+START_HINT = f"""`devstack init` writes one; or create {FILENAME} yourself, as small as:
+          services:
+            db: {{kind: postgres}}
+            cache: {{kind: redis}}
+        `devstack kinds` lists every kind and its options; -f PATH uses a manifest elsewhere"""
 
 
 def load(path: Path) -> Manifest:

@@ -44,6 +44,7 @@ def test_inbox_starts_empty_and_catches_mail(devstack_inbox, devstack_env):
     import os
     assert devstack_inbox.messages() == []
     with smtplib.SMTP(os.environ["SMTP_HOST"], int(os.environ["SMTP_PORT"])) as smtp:
+        smtp.login(os.environ["SMTP_USER"], os.environ["SMTP_PASSWORD"])
         smtp.sendmail("a@example.test", ["b@example.test"], "Subject: hello\\n\\nbody")
     assert devstack_inbox.latest()["Subject"] == "hello"
 '''

@@ -140,7 +140,8 @@ class EmailApi(HttpStub):
             argv=python_module("devstack.stubs.email_api", "--host", svc.host, "--port", svc.ports["port"],
                                        "--smtp-host", inbox.outputs["smtp_host"], "--smtp-port", inbox.outputs["smtp_port"]),
             implementation=f"devstack {svc.options['provider']}-shaped email API -> {inbox.name}",
-            env={**python_env(), "EMAIL_API_KEY": svc.options["api_key"]},  # env, not argv
+            env={**python_env(), "EMAIL_API_KEY": svc.options["api_key"],  # env, not argv
+                 "DEVSTACK_SMTP_USER": inbox.outputs["smtp_user"], "DEVSTACK_SMTP_PASSWORD": inbox.outputs["smtp_password"]},
             cwd=svc.state_dir,
         )
 

@@ -1,7 +1,10 @@
 """SendGrid / Resend / Postmark / Mailgun-shaped send API that delivers into the local inbox over SMTP.
 
-    EMAIL_API_KEY=... python -m devstack.stubs.email_api --port 8026 \\
-        --smtp-host 127.0.0.1 --smtp-port 1025
+    EMAIL_API_KEY=... [DEVSTACK_SMTP_USER=... DEVSTACK_SMTP_PASSWORD=...] \\
+        python -m devstack.stubs.email_api --port 8026 --smtp-host 127.0.0.1 --smtp-port 1025
+
+With DEVSTACK_SMTP_USER/PASSWORD it logs in to the inbox (mailpit with
+MP_SMTP_AUTH, devstack's catcher) before it delivers.
 
 Apps keep their provider SDK and only change the base URL:
   POST /v3/mail/send  (SendGrid v3 JSON)       -> 202
@@ -139,7 +142,7 @@ def from_mailgun(form):
 
 # --- app ----------------------------------------------------------------------------------
 
-def build_app(api_key: str | None, smtp_host: str, smtp_port: int) -> web.Application:
+def build_app(api_key: str | None, smtp_host: str, smtp_port: int, smtp_login: tuple[str, str] | None = None) -> web.Application:
     def authorized(request) -> bool:
         auth = request.headers.get("Authorization", "")
         given = auth[7:].strip() if auth[:7].lower() == "bearer " else \
@@ -157,6 +160,8 @@ def build_app(api_key: str | None, smtp_host: str, smtp_port: int) -> web.Applic
 
     def deliver(messages):
         with smtplib.SMTP(smtp_host, smtp_port, timeout=10) as s:
+            if smtp_login:  # the inbox takes mail only after the login it was given
+                s.login(*smtp_login)
             for msg, rcpts in messages:
                 s.send_message(msg, to_addrs=rcpts)
 
@@ -216,7 +221,8 @@ def main(argv=None) -> None:
     key = _serve.env_secret("EMAIL_API_KEY")
     if key is None:
         log.warning("EMAIL_API_KEY not set: accepting any non-empty API key")
-    app = build_app(key, args.smtp_host, args.smtp_port)
+    user, password = _serve.env_secret("DEVSTACK_SMTP_USER"), _serve.env_secret("DEVSTACK_SMTP_PASSWORD")
+    app = build_app(key, args.smtp_host, args.smtp_port, (user, password) if user and password else None)
     _serve.run(lambda: _serve.start_app(app, args.host, args.port))
 
 

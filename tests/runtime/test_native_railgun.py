@@ -4,6 +4,7 @@ on the Rail Gun example brings the whole stack up as local processes."""
 from __future__ import annotations
 
 import shutil
+import urllib.request
 
 from tests.conftest import ROOT
 from tests.runtime.conftest import finish, make_stack, needs_servers
@@ -26,5 +27,9 @@ def test_railgun_up_from_a_fresh_copy_with_no_docker_engine(tmp_path, devstack_h
         assert set(running.values()) == {"ready"}, running
         assert states["analytics"]["state"] == "off"
         assert "already up" in stack.cli("up", env=no_engine).stderr
+        # the seeded assets, as the app's pages link them: anonymous GETs under CDN_BASE_URL
+        with urllib.request.urlopen(env["CDN_BASE_URL"] + "/community-icons/synthwave.png", timeout=10) as response:
+            assert response.status == 200 and response.read() == (project / "seed/s3/railgun-assets/community-icons/synthwave.png").read_bytes()
+            assert response.headers["Content-Type"] == "image/png"
     finally:
         finish(stack)

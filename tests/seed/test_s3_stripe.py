@@ -42,6 +42,26 @@ def test_buckets_created_and_tree_uploaded_with_content_types(project):
     assert objects(s3, uploads) == {}  # created even with no fixtures
     got = objects(s3, assets)
     assert got == {"users/1.png": ("image/png", PNG), "users/2.png": ("image/png", PNG + b"2"), "syllabus.pdf": ("application/pdf", b"%PDF-1.4\n%%EOF\n")}
+    # the snapshot is not a bucket the app would see next to its own
+    mine = sorted(b["Name"] for b in s3.list_buckets()["Buckets"] if b["Name"].startswith(project.bucket))
+    assert mine == sorted([assets, uploads])
+    snapshot = project.root / ".devstack" / "seed" / "files.s3"
+    assert sorted(p.relative_to(snapshot).as_posix() for p in snapshot.rglob("*") if p.is_file()) == [
+        f"{assets}/syllabus.pdf", f"{assets}/users/1.png", f"{assets}/users/2.png"]
+
+
+def test_public_bucket_gets_an_anonymous_read_policy(project):
+    import json
+
+    public, private = project.bucket + "-cdn", project.bucket + "-private"
+    project.manifest({"files": project.service("minio", buckets=[{"name": public, "public": True}, private])})
+    project.seed()
+    s3 = project.s3()
+    policy = json.loads(s3.get_bucket_policy(Bucket=public)["Policy"])
+    assert policy["Statement"][0]["Action"] in (["s3:GetObject"], "s3:GetObject")
+    assert policy["Statement"][0]["Resource"] in ([f"arn:aws:s3:::{public}/*"], f"arn:aws:s3:::{public}/*")
+    with pytest.raises(s3.exceptions.ClientError, match="NoSuchBucketPolicy"):
+        s3.get_bucket_policy(Bucket=private)
 
 
 def test_s3_noop_then_reset_removes_junk(project):

@@ -3,10 +3,12 @@ KEY = "SG.local-test-key"
 
 def test_provider_apis_deliver_to_inbox(start_stub, tmp_path, http, free_port):
     smtp_port, inbox_port, api_port = free_port(), free_port(), free_port()
-    start_stub("mailcatcher", "--smtp-port", smtp_port, "--http-port", inbox_port,
-               "--state-dir", tmp_path / "mail", ready=f"http://127.0.0.1:{inbox_port}/readyz")
-    proc = start_stub("email_api", "--port", api_port, "--smtp-port", smtp_port,
-                      env={"EMAIL_API_KEY": KEY}, ready=f"http://127.0.0.1:{api_port}/healthz")
+    start_stub("mailcatcher", "--smtp-port", smtp_port, "--http-port", inbox_port, "--smtp-user", "app",
+               "--state-dir", tmp_path / "mail", env={"DEVSTACK_SMTP_PASSWORD": "inboxpw"},
+               ready=f"http://127.0.0.1:{inbox_port}/readyz")
+    proc = start_stub("email_api", "--port", api_port, "--smtp-port", smtp_port,  # it logs in to the inbox as apps do
+                      env={"EMAIL_API_KEY": KEY, "DEVSTACK_SMTP_USER": "app", "DEVSTACK_SMTP_PASSWORD": "inboxpw"},
+                      ready=f"http://127.0.0.1:{api_port}/healthz")
     assert KEY not in " ".join(proc.proc.args)  # the secret never goes through argv
     base = f"http://127.0.0.1:{api_port}"
     inbox = f"http://127.0.0.1:{inbox_port}/api/v1"

@@ -76,6 +76,8 @@ def test_valid_manifest_fills_defaults(tmp_path):
     ("services:\n  sfu:\n    kind: livekit\n    api_secret: short\n", "services.sfu.api_secret", 4, "at least 32"),
     ("services:\n  turn:\n    kind: coturn\n    secret: 'a$b'\n", "services.turn.secret", 4, "must not contain"),
     ("services:\n  s3:\n    kind: minio\n    buckets: [Bad_Bucket]\n", "services.s3.buckets", 4, "invalid bucket"),
+    ("services:\n  s3:\n    kind: minio\n    buckets: [{name: cdn-files, public: yes please}]\n", "services.s3.buckets", 4, "`public` (true/false)"),
+    ("services:\n  s3:\n    kind: minio\n    buckets: [{public: true}]\n", "services.s3.buckets", 4, "invalid bucket name None"),
     ("services:\n  db:\n    kind: postgres\n    databases: [1x]\n", "services.db.databases", 4, "invalid database"),
     ("services:\n  db:\n    kind: postgres\n    version: fifteen\n", "services.db.version", 4, "major version"),
     ("services:\n  e:\n    kind: email_api\n    provider: sparkpost\n", "services.e.provider", 4, "not one of"),
