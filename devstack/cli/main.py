@@ -23,6 +23,7 @@ COMMANDS = {
     "doctor": "devstack.cli.doctor:doctor",
     "kinds": "devstack.cli.kinds:kinds",
     "stripe": "devstack.cli.stripe:stripe",
+    "init": "devstack.cli.init:init",
 }
 SUMMARIES = {
     "up": "Render, start, wait until ready, seed, write .env.",
@@ -35,6 +36,7 @@ SUMMARIES = {
     "doctor": "Check this machine, the stack and the app's .env; each problem with its fix.",
     "kinds": "List the service kinds, or show one's options and outputs.",
     "stripe": "Local Stripe: trigger, listen, events, checkout, advance.",
+    "init": "Write devstack.yaml from the app's .env.example or dependency document.",
 }
 
 

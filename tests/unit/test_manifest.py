@@ -82,7 +82,7 @@ def test_valid_manifest_fills_defaults(tmp_path):
     ("services:\n  s3:\n    kind: minio\n    buckets: [{public: true}]\n", "services.s3.buckets", 4, "invalid bucket name None"),
     ("services:\n  db:\n    kind: postgres\n    databases: [1x]\n", "services.db.databases", 4, "invalid database"),
     ("services:\n  db:\n    kind: postgres\n    version: fifteen\n", "services.db.version", 4, "major version"),
-    ("services:\n  e:\n    kind: email_api\n    provider: mailgun\n", "services.e.provider", 4, "not one of"),
+    ("services:\n  e:\n    kind: email_api\n    provider: sparkpost\n", "services.e.provider", 4, "not one of"),
     ("services: {redis: {}}\nenv:\n  fil: x\n", "env.fil", 3, "did you mean `file`"),
     ("services: {redis: {}}\nenv:\n  BAD-NAME: x\n", "env.BAD-NAME", 3, "invalid variable name"),
     ("services: {redis: {}}\nenv:\n  X: [1]\n", "env.X", 3, "expected a string"),
