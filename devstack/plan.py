@@ -105,21 +105,22 @@ class StackPlan:
         return [s for s in self.services.values() if s.runs]
 
 
-def build(manifest: Manifest, host: str = LOOPBACK, recheck_ports: set[str] | None = None, persist: bool = True) -> StackPlan:
+def build(manifest: Manifest, host: str = LOOPBACK, recheck_ports: set[str] | None = None, persist: bool = True,
+          move_ports: set[str] | None = None) -> StackPlan:
     """recheck_ports: names of services about to start, whose kept ports must be free now.
 
     persist: save newly generated credentials and ports (under the state lock,
     once). False for read-only commands: nothing is written, not even .devstack/.
     """
     if not persist:
-        return _build(manifest, host, recheck_ports, persist=False)
+        return _build(manifest, host, recheck_ports, False, move_ports)
     from devstack.lock import state_lock
 
     with state_lock(manifest.state_dir):
-        return _build(manifest, host, recheck_ports, persist=True)
+        return _build(manifest, host, recheck_ports, True, move_ports)
 
 
-def _build(manifest: Manifest, host: str, recheck_ports: set[str] | None, persist: bool) -> StackPlan:
+def _build(manifest: Manifest, host: str, recheck_ports: set[str] | None, persist: bool, move_ports: set[str] | None = None) -> StackPlan:
     state = manifest.state_dir
     store = SecretStore(state / "secrets.json", persist=persist)
     services: dict[str, ServicePlan] = {}
@@ -138,7 +139,7 @@ def _build(manifest: Manifest, host: str, recheck_ports: set[str] | None, persis
                 well_known = port.container if pname == next(iter(kind.ports)) else 0
                 port_requests.append((f"{name}.{pname}", well_known, port.count, port.protocol, options.get(pname)))
     book = PortBook(state, manifest.root, persist=persist)
-    assigned = book.assign(port_requests, recheck_ports)
+    assigned = book.assign(port_requests, recheck_ports, move_ports)
     for key, port in assigned.items():
         name, pname = key.split(".", 1)
         services[name].ports[pname] = port

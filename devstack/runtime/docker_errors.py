@@ -103,7 +103,10 @@ def check_ports(plan: StackPlan, services: list[ServicePlan], bind: str, rt: Doc
             protocols = {"both": ("tcp", "udp")}.get(spec.protocol if spec else "tcp", (spec.protocol if spec else "tcp",))
             for p in range(port, port + count):
                 if not all(bindable(p, proto, bind) for proto in protocols):
-                    raise port_taken(p, plan, rt, "")
+                    error = port_taken(p, plan, rt, "")
+                    if not svc.options.get(pname):  # a port devstack chose, taken since: `up` moves it and retries
+                        error.port_taken_by_race = svc.name
+                    raise error
 
 
 def bindable(port: int, protocol: str, host: str) -> bool:
