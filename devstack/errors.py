@@ -12,6 +12,10 @@ class UserError(Exception):
     """A mistake the user can fix: what is wrong, and what to do about it."""
 
     exit_code = 2
+    # Set when another program took a port devstack chose (not one the manifest
+    # sets) between planning and starting: `up` moves that service's ports and
+    # retries once.
+    port_taken_by_race: str | None = None
 
     def __init__(self, message: str, hint: str | None = None):
         super().__init__(message)
@@ -77,6 +81,3 @@ class ServiceFailed(UserError):
     """A service did not start or never became ready."""
 
     exit_code = 1
-    # Set when another program took a port devstack chose (not one the manifest
-    # sets) between planning and starting: `up` plans again and retries once.
-    port_taken_by_race: str | None = None

@@ -6,7 +6,7 @@ import shutil
 import time
 from dataclasses import dataclass
 
-from devstack.errors import ManifestError, ServiceFailed
+from devstack.errors import ManifestError, UserError
 from devstack.project import Project
 
 
@@ -41,13 +41,13 @@ def _up(app: Project, progress, seed: bool, started_at: float) -> UpResult:
         progress(f"devstack: {plan.project} on {rt.name} ({rt.where()})")
         try:
             started = rt.up(plan, progress)
-        except ServiceFailed as exc:
+        except UserError as exc:
             if not exc.port_taken_by_race:
                 raise
             # Another program bound a port we had just found free: plan again
             # (that port is now seen as taken, so it moves) and start once more.
             progress(f"  {exc.port_taken_by_race}: another program took its port while it started; picking another")
-            plan, jobs = _plan_for_up(app, rt, to_start, seed, progress)
+            plan, jobs = _plan_for_up(app, rt, to_start, seed, progress, move={exc.port_taken_by_race})
             started = rt.up(plan, progress)
         if seed:
             from devstack.seed import seed_stack
@@ -56,12 +56,12 @@ def _up(app: Project, progress, seed: bool, started_at: float) -> UpResult:
     return UpResult(plan, started, time.monotonic() - started_at)
 
 
-def _plan_for_up(app: Project, rt, to_start: set[str], seed: bool, progress):
+def _plan_for_up(app: Project, rt, to_start: set[str], seed: bool, progress, move: set[str] | None = None):
     """The plan `up` starts (kept ports of services about to start re-checked),
     its seed jobs, and the app's .env written from it."""
     from devstack import render
 
-    plan = app.plan(recheck_ports=to_start, host=rt.public_host())
+    plan = app.plan(recheck_ports=to_start, host=rt.public_host(), move_ports=move)
     if plan.pinned_taken:
         raise pinned_ports_taken(app.manifest, plan.pinned_taken, rt)
     jobs = None

@@ -53,6 +53,16 @@ class ServicePlan:
         """Something of ours runs for it (the real thing or a stand-in)."""
         return self.mode in ("run", "stub")
 
+    @property
+    def on_host(self) -> bool:
+        """A process on this machine under either runtime (stand-ins; the Stripe emulator)."""
+        return self.runs and self.kind.runs_on_host(self.mode, self.options)
+
+    @property
+    def in_container(self) -> bool:
+        """A container under the Docker runtime."""
+        return self.mode == "run" and not self.on_host
+
 
 @dataclass
 class StackPlan:
@@ -95,21 +105,22 @@ class StackPlan:
         return [s for s in self.services.values() if s.runs]
 
 
-def build(manifest: Manifest, host: str = LOOPBACK, recheck_ports: set[str] | None = None, persist: bool = True) -> StackPlan:
+def build(manifest: Manifest, host: str = LOOPBACK, recheck_ports: set[str] | None = None, persist: bool = True,
+          move_ports: set[str] | None = None) -> StackPlan:
     """recheck_ports: names of services about to start, whose kept ports must be free now.
 
     persist: save newly generated credentials and ports (under the state lock,
     once). False for read-only commands: nothing is written, not even .devstack/.
     """
     if not persist:
-        return _build(manifest, host, recheck_ports, persist=False)
+        return _build(manifest, host, recheck_ports, False, move_ports)
     from devstack.lock import state_lock
 
     with state_lock(manifest.state_dir):
-        return _build(manifest, host, recheck_ports, persist=True)
+        return _build(manifest, host, recheck_ports, True, move_ports)
 
 
-def _build(manifest: Manifest, host: str, recheck_ports: set[str] | None, persist: bool) -> StackPlan:
+def _build(manifest: Manifest, host: str, recheck_ports: set[str] | None, persist: bool, move_ports: set[str] | None = None) -> StackPlan:
     state = manifest.state_dir
     store = SecretStore(state / "secrets.json", persist=persist)
     services: dict[str, ServicePlan] = {}
@@ -121,14 +132,14 @@ def _build(manifest: Manifest, host: str, recheck_ports: set[str] | None, persis
             if option.generate and options.get(key) is None and spec.mode != "off":
                 options[key] = store.get("services", f"{name}.{key}", option.generate)
         # Stand-ins run on this machine even when containers run on a remote engine.
-        svc_host = host if spec.mode == "run" else LOOPBACK
+        svc_host = host if spec.mode == "run" and not kind.runs_on_host(spec.mode, options) else LOOPBACK
         services[name] = ServicePlan(name, kind, spec.mode, options, {}, svc_host, state / name, spec.seed, line=spec.line)
         if spec.mode in ("run", "stub"):
             for pname, port in kind.ports.items():
                 well_known = port.container if pname == next(iter(kind.ports)) else 0
                 port_requests.append((f"{name}.{pname}", well_known, port.count, port.protocol, options.get(pname)))
     book = PortBook(state, manifest.root, persist=persist)
-    assigned = book.assign(port_requests, recheck_ports)
+    assigned = book.assign(port_requests, recheck_ports, move_ports)
     for key, port in assigned.items():
         name, pname = key.split(".", 1)
         services[name].ports[pname] = port

@@ -49,12 +49,14 @@ class Project:
 
         return runtime.select(self.requested_runtime(), self)
 
-    def plan(self, recheck_ports: set[str] | None = None, host: str | None = None, persist: bool = True):
+    def plan(self, recheck_ports: set[str] | None = None, host: str | None = None, persist: bool = True,
+             move_ports: set[str] | None = None):
         """persist=False: what the plan would be, writing nothing (status, doctor):
         credentials and ports not generated yet stay in memory only."""
         from devstack import plan
 
-        return plan.build(self.manifest, host=host or plan.LOOPBACK, recheck_ports=recheck_ports, persist=persist)
+        return plan.build(self.manifest, host=host or plan.LOOPBACK, recheck_ports=recheck_ports, persist=persist,
+                          move_ports=move_ports)
 
 
 def load_manifest(path):

@@ -117,8 +117,8 @@ def compose_dict(plan: StackPlan, bind: str = "127.0.0.1") -> dict:
 
     project: dict = {"name": plan.compose_project, "services": {}}
     for svc in plan.services.values():
-        if svc.mode != "run":
-            continue  # stubs run as host processes; off/external run nothing
+        if not svc.in_container:
+            continue  # stand-ins run as host processes; off/external run nothing
         context = {
             "svc": svc,
             "o": svc.options,
@@ -206,12 +206,12 @@ def _compose_key(plan: StackPlan, bind: str) -> str:
     package = Path(__file__).resolve().parent
     for path in sorted([Path(__file__), *(package / "services").glob("*.py"), *TEMPLATES.glob("*.j2")]):
         digest.update(path.name.encode() + b"\0" + path.read_bytes())
-    for kind in sorted({s.kind for s in plan.services.values() if s.mode == "run"}, key=lambda k: k.name):
+    for kind in sorted({s.kind for s in plan.services.values() if s.in_container}, key=lambda k: k.name):
         if kind.template and kind.template[0] != TEMPLATES_PACKAGE:  # a plugin's kind: its module and template
             module = sys.modules[type(kind).__module__]
             digest.update(Path(module.__file__).read_bytes() + b"\0" + template_source(kind)[0].encode())
     services = [[s.name, s.kind.name, s.mode, s.kind.image(s), s.ports, s.options, s.outputs]
-                for s in plan.services.values() if s.mode == "run"]
+                for s in plan.services.values() if s.in_container]
     digest.update(json.dumps([plan.compose_project, plan.manifest_path.name, bind, services], sort_keys=True, default=str).encode())
     return digest.hexdigest()
 

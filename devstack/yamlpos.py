@@ -132,6 +132,10 @@ def _check_depth(text: str, loader_class) -> None:
                     raise TooBig(None, None, f"nested deeper than {MAX_DEPTH} levels", event.start_mark)
             elif isinstance(event, yaml.CollectionEndEvent):
                 depth -= 1
+    except yaml.YAMLError as exc:  # PyYAML 6.0.4+ has a nesting limit of its own
+        if "nesting depth" not in str(getattr(exc, "problem", "") or exc):
+            raise
+        raise TooBig(None, None, f"nested deeper than {MAX_DEPTH} levels", getattr(exc, "problem_mark", None)) from None
     finally:
         loader.dispose()
 

@@ -35,14 +35,15 @@ class NativeRuntime(Runtime):
     name = "native"
 
     def __init__(self, stubs_only: bool = False):
-        # stubs_only: manage only `mode: stub` services (the docker runtime runs
-        # devstack's stand-ins this way, beside its containers).
+        # stubs_only: manage only host-process services (ServicePlan.on_host: the
+        # docker runtime runs devstack's stand-ins this way, beside its containers).
         self.stubs_only = stubs_only
 
     # -- which services, where --------------------------------------------------
     def managed(self, plan: StackPlan) -> list[ServicePlan]:
-        modes = ("stub",) if self.stubs_only else ("run", "stub")
-        return [s for s in plan.services.values() if s.mode in modes]
+        if self.stubs_only:
+            return [s for s in plan.services.values() if s.on_host]
+        return [s for s in plan.services.values() if s.runs]
 
     @staticmethod
     def pidfile(svc_state: Path) -> Path:
@@ -232,7 +233,7 @@ class NativeRuntime(Runtime):
 
     # -- status / logs -------------------------------------------------------------
     def status(self, plan: StackPlan) -> list[ServiceState]:
-        shown = [s for s in plan.services.values() if not self.stubs_only or s.mode == "stub"]
+        shown = [s for s in plan.services.values() if not self.stubs_only or s.on_host]
 
         def one(svc: ServicePlan) -> ServiceState:
             ports = dict(svc.ports)
@@ -256,6 +257,11 @@ class NativeRuntime(Runtime):
 
         with ThreadPoolExecutor(max_workers=max(1, len(shown))) as pool:
             return list(pool.map(one, shown))
+
+    def tail(self, plan: StackPlan, service: str, lines: int) -> list[str]:
+        svc = plan.services[service]
+        rec = self.record(svc)
+        return process.tail(self.logfile(svc.state_dir), lines, rec.log_offset if rec else 0)
 
     def logs(self, plan: StackPlan, service: str, follow: bool, lines: int) -> None:
         svc = plan.services[service]

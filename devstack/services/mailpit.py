@@ -66,13 +66,18 @@ class Mailpit(Kind):
             problems.append(("password", "must be non-empty, with no spaces"))
         return problems
 
+    def wanted(self, svc):
+        from devstack.services.spec import Wanted
+
+        return (Wanted(names=("mailpit",), what="mailpit", brew="mailpit", dirs=("/usr/local/bin", "/opt/homebrew/bin"),
+                       version_args=("version",), elsewhere="mailpit's install script: https://mailpit.axllent.org/docs/install/"),)
+
     def native(self, svc, stack, host):
-        from devstack.services.spec import NativeSpec, Wanted, python_env, python_module
+        from devstack.services.spec import NativeSpec, python_env, python_module
 
         o = svc.outputs
         state = svc.state_dir
-        wanted = Wanted(names=("mailpit",), what="mailpit", brew="mailpit", dirs=("/usr/local/bin", "/opt/homebrew/bin"))
-        binary = host.optional_for(svc, wanted)
+        binary = host.optional_for(svc, self.wanted(svc)[0])
         if binary:
             return NativeSpec(
                 argv=[binary, "--smtp", f"{svc.host}:{o['smtp_port']}", "--listen", f"{svc.host}:{o['http_port']}",

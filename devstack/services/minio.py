@@ -89,14 +89,18 @@ class Minio(Kind):
                 problems.append(("buckets", f"invalid bucket name {name!r} (3-63 lower-case letters, digits, `.` or `-`)"))
         return problems
 
+    def wanted(self, svc):
+        from devstack.services.spec import Wanted
+
+        return (Wanted(names=("minio",), what="MinIO server (minio)", brew="minio/stable/minio", dirs=("/usr/local/bin", "/opt/homebrew/bin"),
+                       elsewhere="MinIO's server binary: https://min.io/docs/minio/linux/index.html"),)
+
     def native(self, svc, stack, host):
-        from devstack.services.spec import NativeSpec, Wanted, python_env, python_module
+        from devstack.services.spec import NativeSpec, python_env, python_module
 
         o = svc.outputs
         state = svc.state_dir
-        wanted = Wanted(names=("minio",), what="MinIO server (minio)", brew="minio/stable/minio",
-                                 dirs=("/usr/local/bin", "/opt/homebrew/bin"))
-        binary = host.optional_for(svc, wanted)
+        binary = host.optional_for(svc, self.wanted(svc)[0])
         if binary:
             data = state / "data"
             return NativeSpec(

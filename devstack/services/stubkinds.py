@@ -107,10 +107,10 @@ class Sentry(SinkStub):
 
 class EmailApi(HttpStub):
     name = "email_api"
-    summary = "SendGrid/Resend/Postmark-shaped HTTP API delivering into the local inbox"
+    summary = "SendGrid/Resend/Postmark/Mailgun-shaped HTTP API delivering into the local inbox"
     modes = ("stub", "off", "external")
     options = {
-        "provider": Option(str, "sendgrid", "API shape the app's SDK speaks", choices=("sendgrid", "resend", "postmark")),
+        "provider": Option(str, "sendgrid", "API shape the app's SDK speaks", choices=("sendgrid", "resend", "postmark", "mailgun")),
         "api_key": Option(str, None, "API key the app sends; generated when unset", generate="token:24"),
         "inbox": Option(str, "mailpit", "mailpit service that receives the mail"),
         "from_address": Option(str, None, "sender address; defaults to noreply@<project>.test"),

@@ -135,7 +135,7 @@ def _up_stubs(project, rt, plan, ports: dict, progress) -> None:
         # now seen as taken, so it moves) and start once more, as `devstack up` does.
         progress(f"  {exc.port_taken_by_race}: another program took its port while it started; picking another")
         names = {s.name for s in plan.services.values() if s.mode == "stub"}
-        fresh = project.plan(host=rt.public_host(), recheck_ports=names)
+        fresh = project.plan(host=rt.public_host(), recheck_ports=names, move_ports={exc.port_taken_by_race})
         for name in names:
             plan.services[name].ports = fresh.services[name].ports
         apply_ports(plan, project.manifest, ports)

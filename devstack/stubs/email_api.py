@@ -1,4 +1,4 @@
-"""SendGrid / Resend / Postmark-shaped send API that delivers into the local inbox over SMTP.
+"""SendGrid / Resend / Postmark / Mailgun-shaped send API that delivers into the local inbox over SMTP.
 
     EMAIL_API_KEY=... [DEVSTACK_SMTP_USER=... DEVSTACK_SMTP_PASSWORD=...] \\
         python -m devstack.stubs.email_api --port 8026 --smtp-host 127.0.0.1 --smtp-port 1025
@@ -10,13 +10,16 @@ Apps keep their provider SDK and only change the base URL:
   POST /v3/mail/send  (SendGrid v3 JSON)       -> 202
   POST /emails        (Resend)                 -> 200 {"id": ...}
   POST /email         (Postmark)               -> 200 {"MessageID": ..., "ErrorCode": 0, ...}
-Auth: `Authorization: Bearer <EMAIL_API_KEY>` or `X-Postmark-Server-Token: <EMAIL_API_KEY>`;
+  POST /v3/<domain>/messages (Mailgun, form)   -> 200 {"id": ..., "message": "Queued. Thank you."}
+Auth: `Authorization: Bearer <EMAIL_API_KEY>`, `X-Postmark-Server-Token: <EMAIL_API_KEY>` or
+Mailgun's Basic `api:<EMAIL_API_KEY>`;
 wrong or missing -> 401. If EMAIL_API_KEY is unset any non-empty key is accepted.
 Readiness: GET /healthz.
 """
 from __future__ import annotations
 
 import asyncio
+import base64
 import hmac
 import logging
 import smtplib
@@ -46,6 +49,12 @@ def _sendgrid_error(status, msg):
 def _resend_error(status, msg):
     name = {401: "missing_api_key", 422: "validation_error"}.get(status, "application_error")
     return web.json_response({"statusCode": status, "name": name, "message": msg}, status=status)
+
+
+def _mailgun_error(status, msg):
+    if status == 401:
+        return web.Response(status=401, text="Forbidden")  # what Mailgun answers
+    return web.json_response({"message": msg}, status=status)
 
 
 def _postmark_error(status, msg):
@@ -121,6 +130,16 @@ def from_postmark(d):
                      d.get("HtmlBody"), headers)]
 
 
+def from_mailgun(form):
+    """Mailgun's form fields: repeated or comma-separated recipients, `h:<Header>` headers."""
+    def every(key):
+        return [a for v in form.getall(key, []) for a in _list(str(v))]
+
+    headers = {k[2:]: str(v) for k, v in form.items() if k.startswith("h:") and k.lower() != "h:reply-to"}
+    return [_message(form.get("from"), every("to"), every("cc"), every("bcc"), every("h:Reply-To"),
+                     form.get("subject"), form.get("text"), form.get("html"), headers)]
+
+
 # --- app ----------------------------------------------------------------------------------
 
 def build_app(api_key: str | None, smtp_host: str, smtp_port: int, smtp_login: tuple[str, str] | None = None) -> web.Application:
@@ -128,6 +147,13 @@ def build_app(api_key: str | None, smtp_host: str, smtp_port: int, smtp_login: t
         auth = request.headers.get("Authorization", "")
         given = auth[7:].strip() if auth[:7].lower() == "bearer " else \
             request.headers.get("X-Postmark-Server-Token", "")
+        if auth[:6].lower() == "basic ":  # Mailgun: user `api`, the key as password
+            try:
+                user, _, given = base64.b64decode(auth[6:].strip()).decode().partition(":")
+            except (ValueError, UnicodeDecodeError):
+                return False
+            if user != "api":
+                return False
         if not given:
             return False
         return api_key is None or hmac.compare_digest(given.encode(), api_key.encode())
@@ -139,12 +165,12 @@ def build_app(api_key: str | None, smtp_host: str, smtp_port: int, smtp_login: t
             for msg, rcpts in messages:
                 s.send_message(msg, to_addrs=rcpts)
 
-    def endpoint(parse, error, ok):
+    def endpoint(parse, error, ok, form=False):
         async def handler(request):
             if not authorized(request):
                 return error(401, "invalid or missing API key")
             try:
-                messages = parse(await request.json())
+                messages = parse(await (request.post() if form else request.json()))
             except (ValueError, KeyError, TypeError, AttributeError, BadRequest) as e:
                 return error(422 if isinstance(e, BadRequest) else 400, f"invalid payload: {e}")
             try:
@@ -170,6 +196,9 @@ def build_app(api_key: str | None, smtp_host: str, smtp_port: int, smtp_login: t
             "To": msg["To"] or "", "SubmittedAt": datetime.now(timezone.utc).isoformat(),
             "MessageID": str(uuid.uuid4()), "ErrorCode": 0, "Message": "OK"})
 
+    def mailgun_ok(messages):
+        return web.json_response({"id": make_msgid(domain="devstack.local"), "message": "Queued. Thank you."})
+
     async def healthz(request):
         return web.Response(text="ok")
 
@@ -178,6 +207,7 @@ def build_app(api_key: str | None, smtp_host: str, smtp_port: int, smtp_login: t
     app.router.add_post("/v3/mail/send", endpoint(from_sendgrid, _sendgrid_error, sendgrid_ok))
     app.router.add_post("/emails", endpoint(from_resend, _resend_error, resend_ok))
     app.router.add_post("/email", endpoint(from_postmark, _postmark_error, postmark_ok))
+    app.router.add_post("/v3/{domain}/messages", endpoint(from_mailgun, _mailgun_error, mailgun_ok, form=True))
     return app
 
 
