@@ -114,17 +114,26 @@ class Mariadb(Kind):
         return {"database": self.database(svc, stack)}
 
     # -- native ----------------------------------------------------------------
+    def wanted(self, svc):
+        from devstack.services.spec import Wanted
+
+        # Any MariaDB: `version:` picks the image; natively the mysql kind runs MariaDB too.
+        return (Wanted(names=("mariadbd", "mysqld"), what="MariaDB server (mariadbd)", apt="mariadb-server", brew="mariadb",
+                       dirs=("/usr/sbin", "/usr/local/sbin", "/usr/local/bin", "/opt/homebrew/bin"),
+                       elsewhere="MariaDB's own repositories: https://mariadb.org/download/?t=repo-config"),
+                Wanted(names=("mariadb-install-db", "mysql_install_db"), what="mariadb-install-db (comes with the server)",
+                       apt="mariadb-server", brew="mariadb", dirs=("/usr/bin", "/usr/local/bin", "/opt/homebrew/bin"),
+                       version_args=()))
+
     def native(self, svc, stack, host):
+        import dataclasses
         import signal
 
-        from devstack.services.spec import FileSpec, InitStep, NativeSpec, Wanted, short_dir
+        from devstack.services.spec import FileSpec, InitStep, NativeSpec, short_dir
 
-        wanted = Wanted(names=("mariadbd", "mysqld"), what="MariaDB server (mariadbd)", apt="mariadb-server",
-                        brew="mariadb", dirs=("/usr/sbin", "/usr/local/sbin", "/usr/local/bin", "/opt/homebrew/bin"))
-        server = host.find(wanted, svc.options["bin"])
-        install = host.find(Wanted(names=("mariadb-install-db", "mysql_install_db"), what="mariadb-install-db",
-                                   apt="mariadb-server", brew="mariadb",
-                                   dirs=("/usr/bin", "/usr/local/bin", "/opt/homebrew/bin", str(_sibling_bin(server)))))
+        server_wanted, install_wanted = self.wanted(svc)
+        server = host.find(server_wanted, svc.options["bin"])
+        install = host.find(dataclasses.replace(install_wanted, dirs=(*install_wanted.dirs, str(_sibling_bin(server)))))
         version = server_version(server)
         # mariadbd refuses to run as root without --user: when devstack is root it
         # runs as the `mysql` account, with its data where that account reaches it.
@@ -148,6 +157,7 @@ class Mariadb(Kind):
         return NativeSpec(
             argv=argv,
             implementation=f"mariadbd {version or '?'} ({server})" + ("" if self.flavour == "MariaDB" else f", standing in for {self.flavour}"),
+            version=version,
             env={"LC_ALL": "C", "LANG": "C"},
             user=user,
             cwd=placed.path,

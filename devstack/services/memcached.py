@@ -48,11 +48,16 @@ class Memcached(Kind):
             problems.append(("memory_mb", f"expected 8 to 65536 (megabytes), got {options['memory_mb']}"))
         return problems
 
-    def native(self, svc, stack, host):
-        from devstack.services.spec import NativeSpec, Wanted
+    def wanted(self, svc):
+        from devstack.services.spec import Wanted
 
-        binary = host.find(Wanted(names=("memcached",), what="Memcached (memcached)", apt="memcached", brew="memcached",
-                                  dirs=("/usr/bin", "/usr/local/bin", "/opt/homebrew/bin")), svc.options["bin"])
+        return (Wanted(names=("memcached",), what="Memcached (memcached)", apt="memcached", brew="memcached",
+                       dirs=("/usr/bin", "/usr/local/bin", "/opt/homebrew/bin"), version_args=("-V",)),)
+
+    def native(self, svc, stack, host):
+        from devstack.services.spec import NativeSpec
+
+        binary = host.find(self.wanted(svc)[0], svc.options["bin"])
         return NativeSpec(
             # -U 0: no UDP (an amplification vector, and nothing uses it here).
             argv=[binary, "-l", svc.host, "-p", str(svc.ports["port"]), "-U", "0", "-m", str(svc.options["memory_mb"])],

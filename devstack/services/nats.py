@@ -71,11 +71,17 @@ class Nats(Kind):
         text = config("0.0.0.0", 4222, 8222, "/data", "TOKEN", svc.options["max_store_mb"])
         return {"config": text.replace('"TOKEN"', '"%s"').replace("\n", "\\n")}
 
-    def native(self, svc, stack, host):
-        from devstack.services.spec import FileSpec, NativeSpec, Wanted
+    def wanted(self, svc):
+        from devstack.services.spec import Wanted
 
-        binary = host.find(Wanted(names=("nats-server",), what="NATS server (nats-server)", apt="nats-server", brew="nats-server",
-                                  dirs=("/usr/sbin", "/usr/bin", "/usr/local/bin", "/opt/homebrew/bin")), svc.options["bin"])
+        return (Wanted(names=("nats-server",), what="NATS server (nats-server)", apt="nats-server", brew="nats-server",
+                       dirs=("/usr/sbin", "/usr/bin", "/usr/local/bin", "/opt/homebrew/bin"), versions=">=2.2",  # JetStream
+                       elsewhere="NATS releases: https://github.com/nats-io/nats-server/releases"),)
+
+    def native(self, svc, stack, host):
+        from devstack.services.spec import FileSpec, NativeSpec
+
+        binary = host.find(self.wanted(svc)[0], svc.options["bin"])
         data = svc.state_dir / "data"
         conf = svc.state_dir / "nats.conf"
         text = config(svc.host, svc.ports["port"], svc.ports["monitoring_port"], str(data), svc.options["token"],

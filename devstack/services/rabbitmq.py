@@ -89,17 +89,22 @@ class Rabbitmq(Kind):
         return problems
 
     # -- native ----------------------------------------------------------------------
-    def native(self, svc, stack, host):
-        from devstack.services.spec import FileSpec, NativeSpec, Wanted
+    def wanted(self, svc):
+        from devstack.services.spec import Wanted
 
-        # /usr/sbin/rabbitmq-server on Debian is a wrapper that only root or the
-        # rabbitmq user may run (and it logs to /var/log): the real script first.
-        server = host.find(Wanted(names=("rabbitmq-server",), what="RabbitMQ server (rabbitmq-server)", apt="rabbitmq-server",
-                                  brew="rabbitmq", dirs=("/usr/lib/rabbitmq/bin", "/opt/homebrew/sbin", "/usr/local/sbin")),
-                           svc.options["bin"])
-        server = real_server(server)
-        epmd = host.find(Wanted(names=("epmd",), what="Erlang's epmd (comes with rabbitmq-server)", apt="erlang-base",
-                                brew="erlang", dirs=("/usr/lib/erlang/bin", "/opt/homebrew/bin", "/usr/local/bin")))
+        # No version probe: rabbitmq-server has no --version, it would start a node.
+        return (Wanted(names=("rabbitmq-server",), what="RabbitMQ server (rabbitmq-server)", apt="rabbitmq-server", brew="rabbitmq",
+                       dirs=("/usr/lib/rabbitmq/bin", "/opt/homebrew/sbin", "/usr/local/sbin"), version_args=(),
+                       elsewhere="RabbitMQ's own apt repositories: https://www.rabbitmq.com/docs/install-debian"),
+                Wanted(names=("epmd",), what="Erlang's epmd (comes with rabbitmq-server)", apt="erlang-base", brew="erlang",
+                       dirs=("/usr/lib/erlang/bin", "/opt/homebrew/bin", "/usr/local/bin"), version_args=()))
+
+    def native(self, svc, stack, host):
+        from devstack.services.spec import FileSpec, NativeSpec
+
+        server_wanted, epmd_wanted = self.wanted(svc)
+        server = real_server(host.find(server_wanted, svc.options["bin"]))
+        epmd = host.find(epmd_wanted)
         user = host.run_as("rabbitmq")
         placed = host.data_dir(svc, stack, user)
         base = placed.path
