@@ -106,6 +106,8 @@ def _other_tech(names: set[str], scheme: str | None, parts: list[str], blocked: 
 def _by_default_name(var: Variable, stripped: str) -> Claim | None:
     for kind, output in kinds.by_default_name(stripped):
         rule = rules.RULES.get(kind)
+        if rule is None:  # a kind init has no naming rules for yet: its names are judged as before (rules.OTHER_TECH)
+            continue
         strong = not (rule and set(rules.tokens(stripped)) & rule.evidence_only)
         role = output or rules.KEEP + ":default"
         claim = Claim(var, kind, role, strong, f"devstack's default name for {kind}'s {output or 'setting'}")
