@@ -25,7 +25,7 @@ services:
     buckets: [Bad_Bucket]
     seed: {Also_Bad: seed/s3/, assets: /etc/}
   queue:
-    kind: rabbitmq
+    kind: kafka
 secrets:
   jwt: "hex:abc"
   signing: "ed25519:32"
@@ -44,7 +44,7 @@ EXPECTED = [  # (line, key path, words)
     (13, "services.s3.buckets", "invalid bucket name 'Bad_Bucket'"),
     (14, "services.s3.seed.Also_Bad", "invalid bucket name 'Also_Bad'"),
     (14, "services.s3.seed.assets", "`/etc/` is outside the project"),
-    (16, "services.queue.kind", "unknown kind `rabbitmq`"),
+    (16, "services.queue.kind", "unknown kind `kafka`"),
     (18, "secrets.jwt", "invalid size in 'hex:abc'"),
     (19, "secrets.signing", "an ed25519 key has a fixed size"),
     (21, "env.DATABASE_URL", "service `db` has no output `uri`"),
