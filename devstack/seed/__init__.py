@@ -1,7 +1,7 @@
 """Seeding: fixtures into every service, idempotent (content hashes), with instant reset.
 
 `seed_stack` is what `devstack up` (first start) and `devstack seed` call once
-every service is ready. Per service, the kind's seeder (SEEDERS) validates the
+every service is ready. Per service, the kind's seeder (`Kind.seeder`) validates the
 manifest's `seed:` value, hashes every fixture (plus e.g. the migration
 command), and loads only when that hash changed or the server lost the data;
 after a load it keeps a snapshot that `reset=True` restores.
@@ -17,36 +17,29 @@ from pathlib import Path
 from devstack.errors import ManifestError, UserError
 from devstack.seed.base import FixtureSpec, SeedError, Seeder, SpecContext, State, digest
 
-# kind -> module with a `seeder` class. A kind module may name its own (`seeder = "pkg.module"`).
-SEEDERS = {
-    "postgres": "devstack.seed.postgres",
-    "redis": "devstack.seed.redis",
-    "minio": "devstack.seed.s3",
-    "stripe": "devstack.seed.stripe",
-    "mariadb": "devstack.seed.mariadb",
-    "mysql": "devstack.seed.mariadb",
-    "rabbitmq": "devstack.seed.rabbitmq",
-}
-NO_RESET_SNAPSHOT = {"stripe": "Stripe has no snapshot: fixtures re-applied"}
-
-__all__ = ["seed_stack", "prepare", "check", "SeedError", "SEEDERS"]
+__all__ = ["seed_stack", "prepare", "check", "SeedError", "seeding_kinds"]
 
 
 def seeder_class(kind) -> type[Seeder] | None:
-    target = getattr(kind, "seeder", None) or SEEDERS.get(kind.name)
-    if not target:
+    """The class that loads the kind's fixtures (the kind names its module)."""
+    if not kind.seeder:
         return None
-    return importlib.import_module(target).seeder
+    return importlib.import_module(kind.seeder).seeder
 
 
 def spec_class(kind) -> type[FixtureSpec] | None:
-    """What checks the kind's `seed:`: the light spec of a built-in kind (no
-    loader imports on every command), a kind's own seeder otherwise."""
-    from devstack.seed.specs import SPECS
-
-    if getattr(kind, "seeder", None) is None and kind.name in SPECS:
-        return SPECS[kind.name]
+    """What checks the kind's `seed:` on every command: its light spec (no loader
+    imports), or the seeder itself when the kind declares none."""
+    if kind.seed_spec:
+        module, _, name = kind.seed_spec.partition(":")
+        return getattr(importlib.import_module(module), name)
     return seeder_class(kind)
+
+
+def seeding_kinds() -> list[str]:
+    from devstack.services import catalog
+
+    return sorted(name for name, kind in catalog.kinds().items() if kind.seeder)
 
 
 def check(manifest) -> list:
@@ -62,7 +55,7 @@ def check(manifest) -> list:
         ctx = SpecContext(spec.name, manifest.root, manifest.lines, manifest.outside_dirs)
         cls = spec_class(kind)
         if cls is None:
-            ctx.problem((), f"kind {kind.name} takes no seed fixtures", f"kinds with fixtures: {', '.join(sorted(SEEDERS))}")
+            ctx.problem((), f"kind {kind.name} takes no seed fixtures", f"kinds with fixtures: {', '.join(seeding_kinds())}")
         else:
             cls.parse(ctx, spec.seed, spec)
         problems += ctx.problems
@@ -91,7 +84,7 @@ def prepare(plan, names: list[str] | None = None, lines=None):
         cls = seeder_class(svc.kind)
         if cls is None:
             if svc.seed is not None:
-                ctx.problem((), f"kind {svc.kind.name} takes no seed fixtures", f"kinds with fixtures: {', '.join(sorted(SEEDERS))}")
+                ctx.problem((), f"kind {svc.kind.name} takes no seed fixtures", f"kinds with fixtures: {', '.join(seeding_kinds())}")
             problems += ctx.problems
             continue
         fixtures = cls.parse(ctx, svc.seed, svc) if svc.seed is not None else []
@@ -153,7 +146,7 @@ def seed_stack(plan, progress, services=None, reset=False, first_start_only=Fals
             if seeder.reset(record.get("snapshot") or {}):
                 worked.append(svc.name)
                 continue
-            seeder.say(NO_RESET_SNAPSHOT.get(svc.kind.name, "no snapshot: reloading the fixtures"))
+            seeder.say(seeder.no_snapshot)
         elif not first_start_only and same and there:
             seeder.say("unchanged")
             continue

@@ -320,6 +320,7 @@ class Seeder(FixtureSpec):
     """One per kind. Subclasses implement load/present/reset (and parse, via their spec)."""
 
     kind = ""
+    no_snapshot = "no snapshot: reloading the fixtures"  # said when --reset has nothing to restore
 
     def __init__(self, svc, plan, progress: Progress):
         self.svc = svc

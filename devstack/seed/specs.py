@@ -86,8 +86,3 @@ class S3Spec(FixtureSpec):
     @classmethod
     def wanted(cls, svc, fixtures):
         return bool(fixtures) or bool(svc.options.get("buckets"))
-
-
-# kind -> its spec; a kind with its own seeder (`seeder = "pkg.module"`) is checked by that class.
-SPECS: dict[str, type[FixtureSpec]] = {"postgres": PostgresSpec, "redis": RedisSpec, "minio": S3Spec, "stripe": StripeSpec,
-                                       "mariadb": MariadbSpec, "mysql": MariadbSpec, "rabbitmq": RabbitmqSpec}

@@ -172,6 +172,7 @@ def parse_file(fx: Fixture) -> dict:
 
 class StripeSeeder(Seeder):
     kind = "stripe"
+    no_snapshot = "Stripe has no snapshot: fixtures re-applied"
     extensions = (".yaml", ".yml", ".json")
 
     def api(self) -> StripeApi:

@@ -76,6 +76,11 @@ class Kind:
     # Natively, without its own binary (the usual case), `mode: run` runs one of
     # devstack's stand-ins: `up` pre-starts the stand-ins' helper for it.
     standin_when_no_binary: bool = False
+    # Fixtures (`seed:`): the module whose `seeder` class loads them, and the light
+    # class ("module:Class") that checks `seed:` on every command without the
+    # loader's imports (None: the seeder checks it itself). Runs in devstack.seed.
+    seeder: str | None = None
+    seed_spec: str | None = None
     # The compose fragment for `mode: run` under Docker: (package, resource name).
     # Default: <name>.yaml.j2 in the kind's own package; devstack's own kinds
     # use compose-templates/ (package devstack.compose_templates in a wheel).

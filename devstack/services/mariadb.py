@@ -29,6 +29,8 @@ def sql_ident(text: str) -> str:
 
 class Mariadb(Kind):
     name = "mariadb"
+    seeder = "devstack.seed.mariadb"
+    seed_spec = "devstack.seed.specs:MariadbSpec"
     summary = "MariaDB database (MySQL-compatible)"
     flavour = "MariaDB"
     image_name = "mariadb"

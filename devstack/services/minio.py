@@ -14,6 +14,8 @@ MINIO_IMAGE = "quay.io/minio/minio:RELEASE.2025-09-07T16-13-09Z"
 
 class Minio(Kind):
     name = "minio"
+    seeder = "devstack.seed.s3"
+    seed_spec = "devstack.seed.specs:S3Spec"
     summary = "S3-compatible object storage"
     modes = ("run", "stub", "off", "external")
     standin_when_no_binary = True

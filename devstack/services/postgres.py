@@ -18,6 +18,8 @@ def db_name(project: str) -> str:
 
 class Postgres(Kind):
     name = "postgres"
+    seeder = "devstack.seed.postgres"
+    seed_spec = "devstack.seed.specs:PostgresSpec"
     summary = "PostgreSQL database"
     options = {
         "version": Option((str, int), "15", "major version; picks the image tag postgres:<version>"),

@@ -15,6 +15,8 @@ NAME_RE = re.compile(r"^[A-Za-z0-9_.-]{1,64}$")
 
 class Rabbitmq(Kind):
     name = "rabbitmq"
+    seeder = "devstack.seed.rabbitmq"
+    seed_spec = "devstack.seed.specs:RabbitmqSpec"
     summary = "RabbitMQ message broker (AMQP 0-9-1, management API)"
     options = {
         "version": Option((str, int), "4.1", "version; picks the image tag rabbitmq:<version>-management"),

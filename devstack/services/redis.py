@@ -7,6 +7,8 @@ from devstack.services.base import Kind, Option, Port, url_quote
 
 class Redis(Kind):
     name = "redis"
+    seeder = "devstack.seed.redis"
+    seed_spec = "devstack.seed.specs:RedisSpec"
     summary = "Redis cache / queue"
     options = {
         "version": Option((str, int), "7", "major version; picks the image tag redis:<version>"),

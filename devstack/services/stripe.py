@@ -12,6 +12,8 @@ WEBHOOK_KEYS = ("url", "events")
 
 class Stripe(Kind):
     name = "stripe"
+    seeder = "devstack.seed.stripe"
+    seed_spec = "devstack.seed.specs:StripeSpec"
     summary = "Stripe API emulator: Checkout, subscriptions, billing portal, signed webhooks"
     modes = ("run", "stub", "off", "external")
     standin_when_no_binary = True

@@ -7,12 +7,12 @@ import sys
 
 import pytest
 
-from devstack.seed import SEEDERS, seeder_class, spec_class
+from devstack.seed import seeder_class, seeding_kinds, spec_class
 from devstack.seed.base import Fixture, SeedError
 from devstack.services import catalog
 
 
-@pytest.mark.parametrize("kind", sorted(SEEDERS))
+@pytest.mark.parametrize("kind", seeding_kinds())
 def test_each_seeder_checks_seed_like_its_light_spec(kind):
     spec, seeder = spec_class(catalog.get(kind)), seeder_class(catalog.get(kind))
     assert spec.__module__ == "devstack.seed.specs"
@@ -22,7 +22,7 @@ def test_each_seeder_checks_seed_like_its_light_spec(kind):
 
 def test_checking_seed_imports_no_loader():
     code = ("import sys\nfrom devstack import seed\nfrom devstack.services import catalog\n"
-            "[seed.spec_class(catalog.get(k)) for k in seed.SEEDERS]\n"
+            "[seed.spec_class(catalog.get(k)) for k in seed.seeding_kinds()]\n"
             "print(sorted(m for m in sys.modules if m.startswith('devstack.seed.') or m in ('urllib.request', 'psycopg')))\n")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.strip() == "['devstack.seed.base', 'devstack.seed.specs']"
