@@ -78,3 +78,14 @@ class ServiceFailed(UserError):
     # Set when another program took a port devstack chose (not one the manifest
     # sets) between planning and starting: `up` plans again and retries once.
     port_taken_by_race: str | None = None
+
+
+class NotWritable(UserError):
+    """devstack could not write its state (a read-only file system, a full disk,
+    no permission): names the path and the fix. `path` and `errno` are kept for
+    callers that check (doctor)."""
+
+    def __init__(self, path, errno: int | None, message: str, hint: str):
+        super().__init__(message, hint)
+        self.path = str(path)
+        self.errno = errno

@@ -272,6 +272,11 @@ class DockerRuntime(Runtime):
             names |= stubs.running_services(plan)
         return names
 
+    def recover(self, plan: StackPlan, progress) -> None:
+        stubs = self._stubs(plan)  # the stand-ins are host processes: the same leftovers
+        if stubs is not None:
+            stubs.recover(plan, progress)
+
     # -- up ----------------------------------------------------------------------------
     def up(self, plan: StackPlan, progress: Progress) -> list[str]:
         services = [s for s in plan.services.values() if s.mode == "run"]
@@ -573,7 +578,7 @@ class DockerRuntime(Runtime):
             return
         from devstack.fsutil import write_private
 
-        write_private(path, json.dumps(state, indent=1) + "\n", 0o644)
+        write_private(path, json.dumps(state, indent=1) + "\n")
 
 
 # -- readiness plumbing ------------------------------------------------------------------

@@ -33,7 +33,8 @@ class Inbox:
 
     def __init__(self, state_dir: str):
         self.dir = os.path.join(state_dir, "messages")
-        os.makedirs(self.dir, exist_ok=True)
+        os.makedirs(self.dir, mode=0o700, exist_ok=True)
+        os.chmod(self.dir, 0o700)  # mail is private: 0600 files in a 0700 dir
         self.meta: dict[str, dict] = {}
         for name in os.listdir(self.dir):
             if name.endswith(".json"):
@@ -46,19 +47,41 @@ class Inbox:
     def _path(self, id_: str, ext: str) -> str:
         return os.path.join(self.dir, id_ + ext)
 
+    def _write(self, path: str, data: bytes) -> None:
+        """Whole or not at all (temp file + rename), 0600; a full disk leaves no partial file."""
+        tmp = path + ".tmp"
+        try:
+            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+            with open(fd, "wb") as f:
+                f.write(data)
+                f.flush()
+                os.fsync(f.fileno())
+            os.replace(tmp, path)
+        except BaseException:
+            try:
+                os.unlink(tmp)
+            except OSError:
+                pass
+            raise
+
     def _write_meta(self, id_: str) -> None:
-        tmp = self._path(id_, ".json.tmp")
-        with open(tmp, "w") as f:
-            json.dump(self.meta[id_], f)
-        os.replace(tmp, self._path(id_, ".json"))
+        self._write(self._path(id_, ".json"), json.dumps(self.meta[id_]).encode())
 
     def add(self, raw: bytes, mail_from: str, rcpt_tos: list[str]) -> str:
+        """Stores a message; OSError (a full disk) when it could not, with nothing left half-written."""
         id_ = secrets.token_hex(11)  # mailpit IDs are opaque short strings too
-        with open(self._path(id_, ".eml"), "wb") as f:
-            f.write(raw)
-        self.meta[id_] = {"created_ns": time.time_ns(), "mail_from": mail_from,
-                          "rcpt_tos": list(rcpt_tos), "read": False}
-        self._write_meta(id_)
+        self._write(self._path(id_, ".eml"), raw)
+        meta = {"created_ns": time.time_ns(), "mail_from": mail_from, "rcpt_tos": list(rcpt_tos), "read": False}
+        self.meta[id_] = meta
+        try:
+            self._write_meta(id_)
+        except BaseException:
+            self.meta.pop(id_, None)
+            try:
+                os.unlink(self._path(id_, ".eml"))
+            except OSError:
+                pass
+            raise
         return id_
 
     def ids(self) -> list[str]:
@@ -91,7 +114,11 @@ class _Handler:
         self.inbox = inbox
 
     async def handle_DATA(self, server, session, envelope):
-        id_ = self.inbox.add(envelope.original_content, envelope.mail_from, envelope.rcpt_tos)
+        try:
+            id_ = self.inbox.add(envelope.original_content, envelope.mail_from, envelope.rcpt_tos)
+        except OSError as exc:  # a full or read-only disk: a temporary failure, the client may retry
+            log.error("could not store a message: %s", exc)
+            return "452 4.3.1 Insufficient system storage"
         log.info("smtp message %s from=%s to=%s (%d bytes)", id_, envelope.mail_from,
                  ",".join(envelope.rcpt_tos), len(envelope.original_content))
         return "250 Message accepted for delivery"
