@@ -42,13 +42,14 @@ def not_writable(exc: OSError, path=None) -> NotWritable:
 
 
 @contextmanager
-def writing(path):
-    """Turn a failed write under this block into NotWritable naming `path`."""
+def writing(path=None):
+    """Turn a failed write under this block into NotWritable naming `path`
+    (not a temp file beside it; None: the file the error names)."""
     try:
         yield
     except OSError as exc:
         if is_state_error(exc):
-            raise not_writable(exc, exc.filename or path) from None
+            raise not_writable(exc, path) from None
         raise
 
 
@@ -105,7 +106,7 @@ def check_writable(directory: Path) -> None:
     read-only or full file system found before anything starts, not half-way."""
     directory = Path(directory)
     probe = directory / f".write-check-{os.getpid()}"
-    with writing(probe):
+    with writing(directory):
         fd = os.open(probe, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC, 0o600)
         try:
             # A block, not an empty file (that fits on a full disk). No fsync:

@@ -237,6 +237,7 @@ class PidFile:
     started_at: float = 0.0
     log_offset: int = 0
     ports: dict = field(default_factory=dict)  # the ports it was started with
+    stop_signal: int = signal.SIGTERM  # the kind's, so it can be stopped without its spec
 
     @classmethod
     def read(cls, path: Path) -> PidFile | None:
@@ -244,7 +245,7 @@ class PidFile:
             data = json.loads(path.read_text())
             return cls(path, int(data["pid"]), data.get("start_time"), list(data.get("argv", [])),
                        data.get("implementation", ""), float(data.get("started_at", 0)), int(data.get("log_offset", 0)),
-                       dict(data.get("ports") or {}))
+                       dict(data.get("ports") or {}), int(data.get("stop_signal", signal.SIGTERM)))
         except FileNotFoundError:
             return None
         except (ValueError, KeyError, TypeError, OSError):
@@ -257,7 +258,7 @@ class PidFile:
         write_private(self.path, json.dumps({
             "pid": self.pid, "start_time": self.start_time, "argv": self.argv,
             "implementation": self.implementation, "started_at": self.started_at,
-            "log_offset": self.log_offset, "ports": self.ports}, indent=1) + "\n")
+            "log_offset": self.log_offset, "ports": self.ports, "stop_signal": int(self.stop_signal)}, indent=1) + "\n")
 
     def remove(self) -> None:
         """Forget the process (it is stopped). On a read-only state dir the file
@@ -487,7 +488,8 @@ def spawn(spec: NativeSpec, state: Path, log_path: Path, pid_path: Path, ports: 
                 pid = proc.pid
         except OSError as exc:
             raise SpawnError(f"cannot start {spec.argv[0]}: {exc.strerror or exc}") from None
-        record = PidFile(pid_path, pid, _proc_start_time(pid), list(spec.argv), spec.implementation, time.time(), offset, dict(ports or {}))
+        record = PidFile(pid_path, pid, _proc_start_time(pid), list(spec.argv), spec.implementation, time.time(), offset,
+                         dict(ports or {}), spec.stop_signal)
         record.write()
     except BaseException:
         if pid is not None:  # started, but not recorded (a full disk...): it must not run on unseen
@@ -692,6 +694,31 @@ def marked_processes(state_dir: Path) -> list[Marked]:
             continue  # the helper itself (its children call setsid() first thing)
         found.append(Marked(pid, start, _environ(pid).get(SERVICE_ENV) or _service_by_log(pid, owner), command))
     return found
+
+
+def stop_project(state_dir: Path, timeout: float = 10.0) -> list[int]:
+    """Stop every process devstack started for the project whose state dir this
+    is, without its manifest or plan (the pytest plugin's watcher, a broken
+    manifest): the groups its pid files name, each with the signal recorded
+    there, then whatever else carries the project's mark. Returns the pids
+    still alive after that (should be [])."""
+    found: dict[int, tuple[str, int]] = {}
+    for path in Path(state_dir).glob("*/pid"):
+        rec = PidFile.read(path)
+        if rec is not None and rec.leader_alive():
+            found[rec.pid] = (rec.start_time or _proc_start_time(rec.pid) or "", rec.stop_signal)
+    recorded = [pid for pid in found]
+    table = _proc_table()
+    covered = {member for pid in recorded for member in members(pid, table)}
+    for marked in marked_processes(state_dir):
+        if marked.pid not in covered:
+            found.setdefault(marked.pid, (marked.start, signal.SIGTERM))
+    left = stop_processes(found, timeout) if found else []
+    for path in Path(state_dir).glob("*/pid"):
+        rec = PidFile.read(path)
+        if rec is not None and not rec.group_left():
+            rec.remove()
+    return left
 
 
 def _service_by_log(pid: int, owner: str) -> str | None:

@@ -230,11 +230,11 @@ class RedisSeeder(Seeder):
         tmp = snapshot.with_suffix(".tmp")
         # The snapshot is saved whole or not at all (temp file, fsync, rename;
         # 0600: it holds the data); a failed write leaves the last one.
-        with writing(tmp):
+        with writing(snapshot):
             private_dir(snapshot.parent)
             keep = os.fdopen(os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600), "wb")
         try:
-            with self.pipe() as pipe, keep, writing(tmp):
+            with self.pipe() as pipe, keep, writing(snapshot):
                 try:
                     pipe.call(b"FLUSHDB")
                     errors = pipe.run(stream.chunks(), stream.commands, copy_to=keep)
