@@ -22,8 +22,13 @@ _REASONS = {
 
 
 def is_state_error(exc: BaseException) -> bool:
-    """An OSError that means "this place cannot be written" (not a bug)."""
+    """An OSError that means "this place cannot be written" (not a bug), raised by a write."""
     return isinstance(exc, OSError) and exc.errno in _REASONS
+
+
+def is_disk_error(exc: BaseException) -> bool:
+    """A read-only or full file system, whatever the operation (no EACCES: a read can fail so)."""
+    return isinstance(exc, OSError) and exc.errno in (errno.EROFS, errno.ENOSPC, errno.EDQUOT)
 
 
 def not_writable(exc: OSError, path=None) -> NotWritable:

@@ -18,8 +18,8 @@ Protocol (one JSON object per line): the runtime writes
 The helper never outlives the `up` that started it: the kernel kills it when
 its parent dies (PR_SET_PDEATHSIG), and it checks its parent before each
 fork, so a request still queued in the pipe when `up` was killed is never
-served. It runs with the project's mark in its environment (process.OWNER_ENV),
-which its children show in /proc too: a child forked just before `up` died,
+served. It runs with the project's mark in its environment,
+which its children show in /proc too (devstack/runtime/marks.py): a child forked just before `up` died,
 with no pid file yet, is found by `down` and by the next `up`.
 
 `up` starts the helper before it plans (prestart), when the manifest names
@@ -71,7 +71,7 @@ def prestart(manifest) -> None:
 def helper_env(state_dir) -> dict:
     """The helper's env: its children's imports must find devstack (a source
     checkout too), and it carries the project's mark (see the module's doc)."""
-    from devstack.runtime.process import marked_env
+    from devstack.runtime.marks import marked_env
     from devstack.services.spec import python_env
 
     return {**marked_env({**os.environ, **python_env()}, state_dir), PARENT_ENV: str(os.getpid())}

@@ -24,6 +24,7 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from devstack.runtime.marks import OWNER_ENV, SERVICE_ENV, marked_env, owner_mark
 from devstack.services.spec import DataDir, NativeSpec
 
 LOG_ROTATE = 10 * 1024 * 1024
@@ -32,11 +33,6 @@ LOG_ROTATE = 10 * 1024 * 1024
 DATA_ROOT_ENV = "DEVSTACK_DATA_ROOT"
 DEFAULT_DATA_ROOT = "/var/lib/devstack"
 OWNER_MARKER = ".project"
-# Every process devstack starts carries these in its environment (inherited by
-# its children): `down` finds a process of the project by them even when no
-# pid file names it (an `up` killed between spawn and pid file).
-OWNER_ENV = "DEVSTACK_OWNER"  # the project's state dir
-SERVICE_ENV = "DEVSTACK_SERVICE"
 
 
 # -- users -------------------------------------------------------------------------
@@ -397,19 +393,6 @@ def _user_kwargs(ids) -> dict:
     if ids is None:
         return {"umask": 0o077}
     return {"user": ids[0], "group": ids[1], "extra_groups": [], "umask": 0o077}
-
-
-def owner_mark(state_dir: Path) -> str:
-    """The value of OWNER_ENV for a project (its state dir, absolute)."""
-    return str(Path(state_dir).resolve())
-
-
-def marked_env(env: dict, state_dir: Path, service: str | None = None) -> dict:
-    """env plus the marks that tie a process to its project (and service)."""
-    marks = {OWNER_ENV: owner_mark(state_dir)}
-    if service:
-        marks[SERVICE_ENV] = service
-    return {**env, **marks}
 
 
 def clear_stale_pidfiles(paths: list[Path], program: str = "", owner: str | None = None) -> None:

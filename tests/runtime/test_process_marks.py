@@ -94,10 +94,13 @@ def test_the_fork_helper_dies_with_its_up_and_never_serves_a_queued_request(tmp_
     result = subprocess.run([sys.executable, "-c", up], capture_output=True, text=True, timeout=60)
     assert result.returncode == -signal.SIGKILL, result.stderr
     helper = int(result.stdout.split()[0])
-    assert wait_until(lambda: process._proc_start_time(helper) is None), "the helper outlived its up"
-    time.sleep(1.0)  # what it would have forked had time to appear
-    assert process.marked_processes(state) == []
-    assert not (tmp_path / "flags.log").exists()
+    try:
+        assert wait_until(lambda: process._proc_start_time(helper) is None), "the helper outlived its up"
+        time.sleep(1.0)  # what it would have forked had time to appear
+        assert process.marked_processes(state) == []
+        assert not (tmp_path / "flags.log").exists()
+    finally:
+        process.stop_project(state, timeout=5)
 
 
 def test_a_pid_file_that_cannot_be_written_stops_the_child(tmp_path, monkeypatch):
