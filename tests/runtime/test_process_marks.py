@@ -120,6 +120,7 @@ def test_a_server_lock_file_naming_a_live_process(tmp_path):
     lock = tmp_path / "server.pid"
     # A server of ours that an interrupted `up` never recorded: stopped, the file goes.
     ours = process.spawn(sleeper(), state / "svc", state / "svc" / "log", state / "svc" / "pid")
+    assert wait_until(lambda: process._environ(ours.pid))  # exec'd (a server writes its lock file after that)
     lock.write_text(f"{ours.pid}\n/some/data\n")
     process.clear_stale_pidfiles([lock], sys.executable, process.owner_mark(state))
     assert not lock.exists() and not ours.leader_alive()
