@@ -37,7 +37,9 @@ class Inbox:
         os.chmod(self.dir, 0o700)  # mail is private: 0600 files in a 0700 dir
         self.meta: dict[str, dict] = {}
         for name in os.listdir(self.dir):
-            if name.endswith(".json"):
+            if name.endswith(".tmp"):  # a write cut short (SIGKILL, full disk): never answered 250
+                os.unlink(os.path.join(self.dir, name))
+            elif name.endswith(".json"):
                 try:
                     with open(os.path.join(self.dir, name)) as f:
                         self.meta[name[:-5]] = json.load(f)
@@ -47,15 +49,17 @@ class Inbox:
     def _path(self, id_: str, ext: str) -> str:
         return os.path.join(self.dir, id_ + ext)
 
-    def _write(self, path: str, data: bytes) -> None:
-        """Whole or not at all (temp file + rename), 0600; a full disk leaves no partial file."""
+    def _write(self, path: str, data: bytes, durable: bool = True) -> None:
+        """Whole or not at all (temp file + rename), 0600; a full disk leaves no partial file.
+        durable: on disk before SMTP says 250 (a read flag need not be)."""
         tmp = path + ".tmp"
         try:
             fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
             with open(fd, "wb") as f:
                 f.write(data)
-                f.flush()
-                os.fsync(f.fileno())
+                if durable:
+                    f.flush()
+                    os.fsync(f.fileno())
             os.replace(tmp, path)
         except BaseException:
             try:
@@ -64,8 +68,8 @@ class Inbox:
                 pass
             raise
 
-    def _write_meta(self, id_: str) -> None:
-        self._write(self._path(id_, ".json"), json.dumps(self.meta[id_]).encode())
+    def _write_meta(self, id_: str, durable: bool = True) -> None:
+        self._write(self._path(id_, ".json"), json.dumps(self.meta[id_]).encode(), durable)
 
     def add(self, raw: bytes, mail_from: str, rcpt_tos: list[str]) -> str:
         """Stores a message; OSError (a full disk) when it could not, with nothing left half-written."""
@@ -95,7 +99,7 @@ class Inbox:
     def mark_read(self, id_: str) -> None:
         if not self.meta[id_]["read"]:
             self.meta[id_]["read"] = True
-            self._write_meta(id_)
+            self._write_meta(id_, durable=False)
 
     def delete(self, ids: list[str] | None = None) -> None:
         for id_ in list(self.meta) if ids is None else ids:
