@@ -9,6 +9,7 @@ mailpit's /api/v1 that tests and apps use; readiness: GET /readyz.
 """
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import os
@@ -34,11 +35,13 @@ class Inbox:
     def __init__(self, state_dir: str):
         self.dir = os.path.join(state_dir, "messages")
         os.makedirs(self.dir, mode=0o700, exist_ok=True)
-        os.chmod(self.dir, 0o700)  # mail is private: 0600 files in a 0700 dir
+        with contextlib.suppress(OSError):  # a read-only dir still serves what it holds
+            os.chmod(self.dir, 0o700)  # mail is private: 0600 files in a 0700 dir
         self.meta: dict[str, dict] = {}
         for name in os.listdir(self.dir):
             if name.endswith(".tmp"):  # a write cut short (SIGKILL, full disk): never answered 250
-                os.unlink(os.path.join(self.dir, name))
+                with contextlib.suppress(OSError):
+                    os.unlink(os.path.join(self.dir, name))
             elif name.endswith(".json"):
                 try:
                     with open(os.path.join(self.dir, name)) as f:
