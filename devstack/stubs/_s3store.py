@@ -102,7 +102,8 @@ class Store:
         self.tmp = self.root / "tmp"
         for path in (self.root, self.blobs, self.tmp):
             path.mkdir(mode=0o700, parents=True, exist_ok=True)
-            os.chmod(path, 0o700)  # objects are private: 0600 files in 0700 dirs
+            if path.stat().st_mode & 0o077:  # objects are private: 0600 files in 0700 dirs
+                os.chmod(path, 0o700)
         for leftover in self.tmp.iterdir():  # bodies of requests cut short by a crash
             leftover.unlink(missing_ok=True)
         index = self.root / "index.sqlite3"
