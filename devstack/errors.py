@@ -12,6 +12,10 @@ class UserError(Exception):
     """A mistake the user can fix: what is wrong, and what to do about it."""
 
     exit_code = 2
+    # Set when another program took a port devstack chose (not one the manifest
+    # sets) between planning and starting: `up` moves that service's ports and
+    # retries once.
+    port_taken_by_race: str | None = None
 
     def __init__(self, message: str, hint: str | None = None):
         super().__init__(message)
@@ -43,7 +47,9 @@ class Problem:
 
     def render(self, filename: str) -> str:
         where = f"{filename}:{self.line}" if self.line else filename
-        key = f" {self.path}:" if self.path else ""
+        # A hostile manifest's key can be megabytes long: show the start of it.
+        path = ".".join(part if len(part) <= 40 else part[:37] + "..." for part in self.path.split("."))
+        key = f" {path}:" if path else ""
         text = f"{where}:{key} {self.message}"
         if self.hint:
             text += f" ({self.hint})"
@@ -75,9 +81,6 @@ class ServiceFailed(UserError):
     """A service did not start or never became ready."""
 
     exit_code = 1
-    # Set when another program took a port devstack chose (not one the manifest
-    # sets) between planning and starting: `up` plans again and retries once.
-    port_taken_by_race: str | None = None
 
 
 class NotWritable(UserError):

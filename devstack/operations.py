@@ -6,7 +6,7 @@ import shutil
 import time
 from dataclasses import dataclass
 
-from devstack.errors import ManifestError, ServiceFailed
+from devstack.errors import ManifestError, UserError
 from devstack.project import Project
 
 
@@ -45,13 +45,13 @@ def _up(app: Project, progress, seed: bool, started_at: float) -> UpResult:
         progress(f"devstack: {plan.project} on {rt.name} ({rt.where()})")
         try:
             started = rt.up(plan, progress)
-        except ServiceFailed as exc:
+        except UserError as exc:
             if not exc.port_taken_by_race:
                 raise
             # Another program bound a port we had just found free: plan again
             # (that port is now seen as taken, so it moves) and start once more.
             progress(f"  {exc.port_taken_by_race}: another program took its port while it started; picking another")
-            plan, jobs = _plan_for_up(app, rt, to_start, seed, progress)
+            plan, jobs = _plan_for_up(app, rt, to_start, seed, progress, move={exc.port_taken_by_race})
             started = rt.up(plan, progress)
         if seed:
             from devstack.seed import seed_stack
@@ -60,12 +60,12 @@ def _up(app: Project, progress, seed: bool, started_at: float) -> UpResult:
     return UpResult(plan, started, time.monotonic() - started_at)
 
 
-def _plan_for_up(app: Project, rt, to_start: set[str], seed: bool, progress):
+def _plan_for_up(app: Project, rt, to_start: set[str], seed: bool, progress, move: set[str] | None = None):
     """The plan `up` starts (kept ports of services about to start re-checked),
     its seed jobs, and the app's .env written from it."""
     from devstack import render
 
-    plan = app.plan(recheck_ports=to_start, host=rt.public_host())
+    plan = app.plan(recheck_ports=to_start, host=rt.public_host(), move_ports=move)
     if plan.pinned_taken:
         raise pinned_ports_taken(app.manifest, plan.pinned_taken, rt)
     jobs = None
@@ -81,18 +81,51 @@ def _plan_for_up(app: Project, rt, to_start: set[str], seed: bool, progress):
 
 def down(app: Project, progress, volumes: bool = False) -> None:
     from devstack import runtime
+    from devstack.errors import ManifestError
     from devstack.lock import project_lock
     from devstack.ports import PortBook
 
-    rt = runtime.select(app.requested_runtime(), app)
-    # read_only_ok: a stack whose state dir cannot be written is still stopped
-    with project_lock(app.manifest.state_dir, on_wait=progress, read_only_ok=True):
-        plan = app.plan(host=rt.public_host(), persist=False)  # a never-started project gets no new state
-        rt.down(plan, volumes, progress)
-        if volumes:
-            PortBook(plan.state_dir, plan.root).release()
-            # The seed records describe data that is gone now: the next `up` seeds afresh.
-            shutil.rmtree(plan.state_dir / "seed", ignore_errors=True)
+    try:
+        rt = runtime.select(app.requested_runtime(), app)
+        # read_only_ok: a stack whose state dir cannot be written is still stopped
+        with project_lock(app.manifest.state_dir, on_wait=progress, read_only_ok=True):
+            plan = app.plan(host=rt.public_host(), persist=False)  # a never-started project gets no new state
+            rt.down(plan, volumes, progress)
+            if volumes:
+                PortBook(plan.state_dir, plan.root).release()
+                # The seed records describe data that is gone now: the next `up` seeds afresh.
+                shutil.rmtree(plan.state_dir / "seed", ignore_errors=True)
+    except ManifestError as exc:
+        if not exc.problems or exc.summary:  # a manifest that does not load, not e.g. "ports taken"
+            raise
+        down_recorded(app, exc, progress, volumes)
+
+
+def down_recorded(app: Project, problems, progress, volumes: bool = False) -> None:
+    """`down` of a stack whose manifest broke after `up`: stop what `up` recorded
+    (every .devstack/*/pid process; the compose project of .devstack/docker.json)
+    instead of planning from the manifest. Data is kept, even with --volumes."""
+    from devstack import plan as plans
+    from devstack.errors import UserError
+    from devstack.lock import project_lock
+    from devstack.runtime.docker import STATE_FILE
+    from devstack.runtime.native import NativeRuntime
+
+    progress("\n".join([f"warning: {problems.message}", *(f"  {p.render(problems.filename)}" for p in problems.problems)]))
+    recorded = plans.recorded(app.manifest_path())
+    if not recorded.state_dir.is_dir():
+        progress("nothing recorded: this project was never started here")
+        return
+    with project_lock(recorded.state_dir, on_wait=progress, read_only_ok=True):
+        progress("stopping what `up` recorded (the manifest cannot be read)")
+        NativeRuntime().down(recorded, False, progress)  # every pid file, stand-ins of a docker stack too
+        if (recorded.state_dir / STATE_FILE).exists():
+            from devstack.runtime.docker import DockerRuntime
+
+            DockerRuntime(context=app.context).down(recorded, False, progress)
+    if volumes:
+        raise UserError("stopped what `up` recorded; its data was not deleted: the manifest has problems (above)",
+                        "fix them and run `devstack down --volumes` again")
 
 
 def port_move_line(move, plan, rt) -> str:

@@ -46,11 +46,22 @@ class ServicePlan:
     state_dir: Path
     seed: Any = None
     outputs: Outputs = field(default_factory=lambda: Outputs("", {}))
+    line: int | None = None  # of its entry in the manifest, for errors that name the service
 
     @property
     def runs(self) -> bool:
         """Something of ours runs for it (the real thing or a stand-in)."""
         return self.mode in ("run", "stub")
+
+    @property
+    def on_host(self) -> bool:
+        """A process on this machine under either runtime (stand-ins; the Stripe emulator)."""
+        return self.runs and self.kind.runs_on_host(self.mode, self.options)
+
+    @property
+    def in_container(self) -> bool:
+        """A container under the Docker runtime."""
+        return self.mode == "run" and not self.on_host
 
 
 @dataclass
@@ -66,6 +77,7 @@ class StackPlan:
     secrets: dict[str, Any]
     tools: dict[str, str]
     port_moves: list = field(default_factory=list)  # ports.PortMove: kept ports taken meanwhile, moved
+    outside_dirs: list[Path] = field(default_factory=list)  # the manifest's `allow_outside_project:`
     pinned_taken: list = field(default_factory=list)  # (service.option, port): ports the manifest sets, held by another program
     manifest: Manifest | None = field(default=None, repr=False)
 
@@ -93,21 +105,22 @@ class StackPlan:
         return [s for s in self.services.values() if s.runs]
 
 
-def build(manifest: Manifest, host: str = LOOPBACK, recheck_ports: set[str] | None = None, persist: bool = True) -> StackPlan:
+def build(manifest: Manifest, host: str = LOOPBACK, recheck_ports: set[str] | None = None, persist: bool = True,
+          move_ports: set[str] | None = None) -> StackPlan:
     """recheck_ports: names of services about to start, whose kept ports must be free now.
 
     persist: save newly generated credentials and ports (under the state lock,
     once). False for read-only commands: nothing is written, not even .devstack/.
     """
     if not persist:
-        return _build(manifest, host, recheck_ports, persist=False)
+        return _build(manifest, host, recheck_ports, False, move_ports)
     from devstack.lock import state_lock
 
     with state_lock(manifest.state_dir):
-        return _build(manifest, host, recheck_ports, persist=True)
+        return _build(manifest, host, recheck_ports, True, move_ports)
 
 
-def _build(manifest: Manifest, host: str, recheck_ports: set[str] | None, persist: bool) -> StackPlan:
+def _build(manifest: Manifest, host: str, recheck_ports: set[str] | None, persist: bool, move_ports: set[str] | None = None) -> StackPlan:
     state = manifest.state_dir
     store = SecretStore(state / "secrets.json", persist=persist)
     services: dict[str, ServicePlan] = {}
@@ -119,14 +132,14 @@ def _build(manifest: Manifest, host: str, recheck_ports: set[str] | None, persis
             if option.generate and options.get(key) is None and spec.mode != "off":
                 options[key] = store.get("services", f"{name}.{key}", option.generate)
         # Stand-ins run on this machine even when containers run on a remote engine.
-        svc_host = host if spec.mode == "run" else LOOPBACK
-        services[name] = ServicePlan(name, kind, spec.mode, options, {}, svc_host, state / name, spec.seed)
+        svc_host = host if spec.mode == "run" and not kind.runs_on_host(spec.mode, options) else LOOPBACK
+        services[name] = ServicePlan(name, kind, spec.mode, options, {}, svc_host, state / name, spec.seed, line=spec.line)
         if spec.mode in ("run", "stub"):
             for pname, port in kind.ports.items():
                 well_known = port.container if pname == next(iter(kind.ports)) else 0
                 port_requests.append((f"{name}.{pname}", well_known, port.count, port.protocol, options.get(pname)))
     book = PortBook(state, manifest.root, persist=persist)
-    assigned = book.assign(port_requests, recheck_ports)
+    assigned = book.assign(port_requests, recheck_ports, move_ports)
     for key, port in assigned.items():
         name, pname = key.split(".", 1)
         services[name].ports[pname] = port
@@ -145,6 +158,7 @@ def _build(manifest: Manifest, host: str, recheck_ports: set[str] | None, persis
         secrets=secrets,
         tools=manifest.tools,
         port_moves=book.moved,
+        outside_dirs=manifest.outside_dirs,
         pinned_taken=book.pinned_taken,
         manifest=manifest,
     )
@@ -185,6 +199,74 @@ def build_env(manifest: Manifest, plan: StackPlan) -> dict[str, str]:
     if problems:
         raise ManifestError(str(manifest.path), problems)
     return env
+
+
+def env_problems(manifest: Manifest) -> list[Problem]:
+    """Every `env:` expression rendered against a preview of the plan (placeholder
+    credentials, ports and secrets: nothing generated, read or written), so its
+    mistakes join the manifest's one report. Expressions naming a service whose
+    problems are reported already render leniently."""
+    from devstack import expressions
+
+    if not manifest.env:
+        return []
+    services: dict[str, ServicePlan] = {}
+    for name, spec in manifest.services.items():
+        kind = catalog.get(spec.kind)
+        options = dict(spec.options)
+        for key, option in kind.options.items():
+            if option.generate and options.get(key) is None and spec.mode != "off":
+                options[key] = _placeholder(option.generate)
+        ports = {p: options.get(p) or port.container or 1 for p, port in kind.ports.items()} if spec.mode in ("run", "stub") else {}
+        services[name] = ServicePlan(name, kind, spec.mode, options, ports, LOOPBACK, manifest.state_dir / name, spec.seed, line=spec.line)
+    secrets = {name: _placeholder(spec.type) for name, spec in manifest.secrets.items()}
+    plan = StackPlan(manifest.project, manifest.root, manifest.path, manifest.state_dir, manifest.runtime, services, {},
+                     manifest.env_file, secrets, manifest.tools)
+    for svc in services.values():
+        try:
+            svc.outputs = service_outputs(svc, plan)
+        except Exception:
+            if svc.name not in manifest.flawed:
+                raise  # a valid service whose outputs fail is devstack's bug
+            svc.outputs = Outputs(svc.name, {}, lenient=True)  # its options are reported wrong already
+    context = expressions.context(plan)
+    for name in manifest.flawed - set(services):
+        context.setdefault(name, Outputs(name, {}, lenient=True))
+    problems = []
+    for var, expr in manifest.env.items():
+        try:
+            expressions.render(expr, context)
+        except expressions.ExpressionError as exc:
+            problems.append(Problem(str(exc), f"env.{var}", manifest.line("env", var), exc.hint))
+    return problems
+
+
+def _placeholder(spec: str):
+    """A stand-in for a generated value, of its shape (nothing random, no cryptography import)."""
+    kind, _, arg = spec.partition(":")
+    if kind == "ed25519":
+        return {k: f"<{k}>" for k in ("private_pem", "public_pem", "private_base64", "public_base64")}
+    if kind == "stripe":
+        return f"{arg}_" + "x" * 24
+    return "x" * 24
+
+
+def recorded(manifest_path: Path) -> StackPlan:
+    """What `down` knows of a stack whose manifest no longer loads: its state
+    directory (pid files) and the compose project its last render recorded."""
+    root = Path(manifest_path).parent
+    state = root / ".devstack"
+    project = root.name
+    try:
+        with open(state / "compose.yaml", encoding="utf-8") as handle:
+            for line in handle:
+                found = re.match(r"^name: ['\"]?devstack-([^'\"\s]+)", line)
+                if found:
+                    project = found.group(1)
+                    break
+    except OSError:
+        pass
+    return StackPlan(project, root, Path(manifest_path), state, "auto", {}, {}, root / ".env", {}, {})
 
 
 def is_primary(svc: ServicePlan, plan: StackPlan) -> bool:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import fcntl
 import hashlib
+import itertools
 import json
 import os
 import socket
@@ -29,6 +30,11 @@ def home() -> Path:
 
 
 def is_free(port: int, protocol: str = "tcp", host: str = "127.0.0.1") -> bool:
+    return bind_error(port, protocol, host) is None
+
+
+def bind_error(port: int, protocol: str = "tcp", host: str = "127.0.0.1") -> OSError | None:
+    """Why a server could not bind the port now (None: it could); `.protocol` says which failed."""
     kinds = {"tcp": [socket.SOCK_STREAM], "udp": [socket.SOCK_DGRAM], "both": [socket.SOCK_STREAM, socket.SOCK_DGRAM]}[protocol]
     for kind in kinds:
         with socket.socket(socket.AF_INET, kind) as sock:
@@ -39,9 +45,10 @@ def is_free(port: int, protocol: str = "tcp", host: str = "127.0.0.1") -> bool:
                 sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
             try:
                 sock.bind((host, port))
-            except OSError:
-                return False
-    return True
+            except OSError as exc:
+                exc.protocol = "tcp" if kind == socket.SOCK_STREAM else "udp"
+                return exc
+    return None
 
 
 def range_free(start: int, count: int, protocol: str) -> bool:
@@ -65,7 +72,11 @@ class PortBook:
 
     def __init__(self, state_dir: Path, root: Path, persist: bool = True):
         self.path = state_dir / "ports.json"
-        self.root = str(root)
+        # Who holds ports in the registry: the project root for its own stack,
+        # the state dir for another stack of it (a test session's), so the two
+        # never share a port, and a session's entries go when its dir does.
+        self.isolated = Path(state_dir) != Path(root) / ".devstack"
+        self.root = str(state_dir) if self.isolated else str(root)
         self.persist = persist
         self.local: dict[str, int] = _read_json(self.path)
         self.registry_path = home() / "ports.json"
@@ -87,13 +98,15 @@ class PortBook:
             if registry != before:
                 write_private(self.registry_path, json.dumps(registry, indent=1, sort_keys=True) + "\n")
 
-    def assign(self, requests: list[tuple[str, int, int, str, int | None]], recheck: set[str] | None = None) -> dict[str, int]:
+    def assign(self, requests: list[tuple[str, int, int, str, int | None]], recheck: set[str] | None = None,
+               move: set[str] | None = None) -> dict[str, int]:
         """requests: (key, well_known, count, protocol, fixed). Returns key -> host port.
 
         A kept port is re-checked for freeness only for keys in `recheck`
         (services about to start); a running service of ours holds its port.
         A port the manifest sets (`fixed`) is never moved: when another program
-        holds it, the key is listed in `pinned_taken`.
+        holds it, the key is listed in `pinned_taken`. Services in `move` just
+        failed to bind their ports: those move even if they look free now.
         """
         result: dict[str, int] = {}
         with self._registry() as registry:
@@ -106,7 +119,8 @@ class PortBook:
                     if _rechecked(key, recheck) and not range_free(fixed, count, protocol):
                         self.pinned_taken.append((key, fixed))
                 else:
-                    port = self._choose(key, well_known, count, protocol, set(others) | used, recheck, others)
+                    port = self._choose(key, well_known, count, protocol, set(others) | used, recheck, others,
+                                        forced=bool(move) and key.split(".")[0] in move)
                 result[key] = port
                 used.update(range(port, port + count))
                 if self.local.get(key) != port:
@@ -122,10 +136,12 @@ class PortBook:
             write_private(self.path, json.dumps(self.local, indent=1, sort_keys=True) + "\n")
         return result
 
-    def _choose(self, key, well_known, count, protocol, avoid, recheck, others) -> int:
+    def _choose(self, key, well_known, count, protocol, avoid, recheck, others, forced: bool = False) -> int:
         kept = self.local.get(key)
         owner = ""
-        if kept:
+        if forced and kept:  # its start failed on this port: somebody binds it now and then
+            avoid = avoid | set(range(kept, kept + count))
+        elif kept:
             clash = set(range(kept, kept + count)) & avoid
             if not clash:
                 if not _rechecked(key, recheck) or range_free(kept, count, protocol):
@@ -133,11 +149,15 @@ class PortBook:
             else:
                 holder = others.get(min(clash))
                 owner = f"the devstack project in {holder['root']}" if holder else "another service of this project"
-        candidates = [well_known] if well_known else []
         span = SCAN_END - SCAN_START
         offset = int(hashlib.sha256(f"{self.root}:{key}".encode()).hexdigest(), 16) % span
-        candidates += [SCAN_START + (offset + i) % span for i in range(0, span, max(count, 1))]
-        for start in candidates:
+        # Lazily: the first candidate is nearly always free, and a list of all
+        # 12,000 cost each unsaved plan (status of a new project) ~2 ms per port.
+        scan = (SCAN_START + (offset + i) % span for i in range(0, span, max(count, 1)))
+        # A test session's stack leaves the well-known ports (5432, 9000...) to
+        # developers' stacks, and meets fewer other programs that want them.
+        first = [well_known] if well_known and not self.isolated and not forced else []
+        for start in itertools.chain(first, scan):
             block = set(range(start, start + count))
             if block & avoid or start + count > 65535:
                 continue

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import shlex
 import sys
 from functools import cache
@@ -71,13 +72,32 @@ def _templates():
         bytecode = jinja2.FileSystemBytecodeCache(str(cache_dir))
     except OSError:
         bytecode = None
-    return jinja2.Environment(
+    env = jinja2.Environment(
         loader=jinja2.FunctionLoader(load),  # a template's name is its kind's
         undefined=jinja2.StrictUndefined,
         keep_trailing_newline=True,
         autoescape=False,
         bytecode_cache=bytecode,
     )
+    # Same calling convention as Jinja's own tojson (compiled templates in the
+    # bytecode cache pass the eval context first).
+    env.filters["tojson"] = jinja2.pass_eval_context(lambda _ctx, value, indent=None: yaml_quoted(value))
+    return env
+
+
+_SURROGATES = re.compile(r"\\u(d[89ab][0-9a-f]{2})\\u(d[c-f][0-9a-f]{2})")
+
+
+def yaml_quoted(value) -> str:
+    """A value as a YAML double-quoted scalar (the templates' `tojson`).
+
+    JSON writes a character outside the BMP as a surrogate pair (`"\\ud83d\\udca5"`),
+    which YAML refuses: a `database: "💥"` broke the compose file. YAML's own
+    `\\U0001f4a5` escape says the same."""
+    def join(m):
+        return "\\U%08x" % (0x10000 + ((int(m[1], 16) - 0xD800) << 10) + (int(m[2], 16) - 0xDC00))
+
+    return _SURROGATES.sub(join, json.dumps(value))
 
 
 # Docker's default bridge, not a per-project network: the services only talk to
@@ -97,8 +117,8 @@ def compose_dict(plan: StackPlan, bind: str = "127.0.0.1") -> dict:
 
     project: dict = {"name": plan.compose_project, "services": {}}
     for svc in plan.services.values():
-        if svc.mode != "run":
-            continue  # stubs run as host processes; off/external run nothing
+        if not svc.in_container:
+            continue  # stand-ins run as host processes; off/external run nothing
         context = {
             "svc": svc,
             "o": svc.options,
@@ -186,12 +206,12 @@ def _compose_key(plan: StackPlan, bind: str) -> str:
     package = Path(__file__).resolve().parent
     for path in sorted([Path(__file__), *(package / "services").glob("*.py"), *TEMPLATES.glob("*.j2")]):
         digest.update(path.name.encode() + b"\0" + path.read_bytes())
-    for kind in sorted({s.kind for s in plan.services.values() if s.mode == "run"}, key=lambda k: k.name):
+    for kind in sorted({s.kind for s in plan.services.values() if s.in_container}, key=lambda k: k.name):
         if kind.template and kind.template[0] != TEMPLATES_PACKAGE:  # a plugin's kind: its module and template
             module = sys.modules[type(kind).__module__]
             digest.update(Path(module.__file__).read_bytes() + b"\0" + template_source(kind)[0].encode())
     services = [[s.name, s.kind.name, s.mode, s.kind.image(s), s.ports, s.options, s.outputs]
-                for s in plan.services.values() if s.mode == "run"]
+                for s in plan.services.values() if s.in_container]
     digest.update(json.dumps([plan.compose_project, plan.manifest_path.name, bind, services], sort_keys=True, default=str).encode())
     return digest.hexdigest()
 

@@ -29,6 +29,17 @@ def test_no_manifest_is_one_line_with_a_hint(tmp_path, cli):
     assert result.returncode == 2
     assert result.stderr.startswith("error: no devstack.yaml in")
     assert "hint:" in result.stderr and "Traceback" not in result.stderr
+    assert "fixtures/" not in result.stderr  # a path in this repository means nothing elsewhere
+    assert "devstack kinds" in result.stderr and "devstack init" in result.stderr
+
+
+def test_the_manifest_the_no_manifest_hint_shows_works(tmp_path, cli):
+    from devstack.manifest import START_HINT
+
+    example = [line[10:] for line in START_HINT.splitlines() if line.startswith("          ")]
+    (tmp_path / "devstack.yaml").write_text("\n".join(example) + "\n")
+    cli("render", cwd=tmp_path, check=True)
+    assert "DATABASE_URL=postgresql://" in (tmp_path / ".env").read_text()
 
 
 def test_file_option_and_formats(tmp_path, cli):
@@ -48,3 +59,13 @@ def test_help_lists_every_command(cli):
     out = cli("--help", check=True).stdout
     for command in ("up", "down", "status", "logs", "seed", "render", "env", "doctor", "kinds"):
         assert f"  {command} " in out
+
+
+def test_render_on_native_writes_no_compose_file(tmp_path, cli):
+    (tmp_path / "devstack.yaml").write_text("runtime: native\nservices:\n  cache: {kind: redis}\n")
+    result = cli("render", cwd=tmp_path, check=True)
+    assert "compose" not in result.stderr
+    assert "wrote .env" in result.stderr
+    assert not (tmp_path / ".devstack" / "compose.yaml").exists()
+    result = cli("--runtime", "docker", "render", cwd=tmp_path, check=True)
+    assert "wrote .devstack/compose.yaml (1 services)" in result.stderr

@@ -22,6 +22,8 @@ COMMANDS = {
     "env": "devstack.cli.env:env",
     "doctor": "devstack.cli.doctor:doctor",
     "kinds": "devstack.cli.kinds:kinds",
+    "stripe": "devstack.cli.stripe:stripe",
+    "init": "devstack.cli.init:init",
 }
 SUMMARIES = {
     "up": "Render, start, wait until ready, seed, write .env.",
@@ -31,8 +33,10 @@ SUMMARIES = {
     "seed": "Load fixtures (--reset restores the seeded state).",
     "render": "Write .devstack/compose.yaml and the app's .env.",
     "env": "Print connection settings (dotenv | json | shell).",
-    "doctor": "Explain what is wrong with this machine or stack, and the fix.",
+    "doctor": "Check this machine, the stack and the app's .env; each problem with its fix.",
     "kinds": "List the service kinds, or show one's options and outputs.",
+    "stripe": "Local Stripe: trigger, listen, events, checkout, advance.",
+    "init": "Write devstack.yaml from the app's .env.example or dependency document.",
 }
 
 

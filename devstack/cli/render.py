@@ -1,4 +1,4 @@
-"""`devstack render`: write .devstack/compose.yaml and the app's .env from the plan."""
+"""`devstack render`: write the app's .env and, unless the runtime is native, .devstack/compose.yaml."""
 
 from __future__ import annotations
 
@@ -7,13 +7,15 @@ import click
 from devstack.cli.app import info, relative
 
 
-@click.command(help="Write .devstack/compose.yaml and the app's .env from the plan.")
+@click.command(help="Write the app's .env and .devstack/compose.yaml from the plan "
+                    "(no compose file when the runtime is native: nothing would read it).")
 @click.pass_obj
 def render(app):
     from devstack import render as renderer
 
     plan = app.plan()
-    compose = renderer.write_compose(plan)
+    if app.requested_runtime() != "native":
+        compose = renderer.write_compose(plan)
+        info(f"wrote {relative(compose)} ({len([s for s in plan.services.values() if s.mode == 'run'])} services)")
     env_file = renderer.write_env(plan)
-    info(f"wrote {relative(compose)} ({len([s for s in plan.services.values() if s.mode == 'run'])} services)")
     info(f"wrote {relative(env_file)} ({len(plan.env)} variables)")

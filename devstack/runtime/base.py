@@ -67,3 +67,7 @@ class Runtime:
 
     def logs(self, plan: StackPlan, service: str, follow: bool, lines: int) -> None:
         raise NotImplementedError
+
+    def tail(self, plan: StackPlan, service: str, lines: int) -> list[str]:
+        """A service's last log lines since its last start (empty when there are none)."""
+        return []

@@ -11,8 +11,9 @@
   compose works, and each service is probed from the moment the engine reports
   its container started: it is ready as soon as it answers, no healthcheck
   interval has to pass.
-- `mode: stub` services are host processes run by NativeRuntime(stubs_only=True),
-  started beside the containers.
+- Host-process services (`mode: stub`, and whatever a kind runs on the host:
+  ServicePlan.on_host) are run by NativeRuntime(stubs_only=True), started
+  beside the containers.
 - Remote engines (tcp:// or ssh:// DOCKER_HOST, docker contexts): ports are
   published on all interfaces of the engine's host and the plan's outputs point
   there (see docs/docker.md).
@@ -266,7 +267,7 @@ class DockerRuntime(Runtime):
 
     def running_services(self, plan: StackPlan) -> set[str]:
         boxes = self.boxes(plan)
-        names = {name for name, box in boxes.items() if box.running and plan.services.get(name) and plan.services[name].mode == "run"}
+        names = {name for name, box in boxes.items() if box.running and plan.services.get(name) and plan.services[name].in_container}
         stubs = self._stubs(plan)
         if stubs is not None:
             names |= stubs.running_services(plan)
@@ -279,7 +280,7 @@ class DockerRuntime(Runtime):
 
     # -- up ----------------------------------------------------------------------------
     def up(self, plan: StackPlan, progress: Progress) -> list[str]:
-        services = [s for s in plan.services.values() if s.mode == "run"]
+        services = [s for s in plan.services.values() if s.in_container]
         started: list[str] = []
         stubs = self._stubs(plan)
         if stubs is None:
@@ -426,7 +427,7 @@ class DockerRuntime(Runtime):
         """Images of the plan's containers that the engine does not have (one docker call)."""
         from python_on_whales.exceptions import DockerException
 
-        images = sorted({s.kind.image(s) for s in plan.services.values() if s.mode == "run" and s.kind.image(s)})
+        images = sorted({s.kind.image(s) for s in plan.services.values() if s.in_container and s.kind.image(s)})
         if not images:
             return []
         client = self.client()
@@ -489,12 +490,13 @@ class DockerRuntime(Runtime):
         stubs = self._stubs(plan)
         if stubs is not None:
             stubs.down(plan, volumes, progress)
-        try:
-            render.write_compose(plan, bind=self.bind_address())
-        except NotWritable:
-            if not plan.compose_file.exists():
-                raise
-            # A read-only or full state dir: stop with the file the stack was started from.
+        if plan.services:  # none: `down` from what `up` recorded (a broken manifest): that compose file as it is
+            try:
+                render.write_compose(plan, bind=self.bind_address())
+            except NotWritable:
+                if not plan.compose_file.exists():
+                    raise
+                # A read-only or full state dir: stop with the file the stack was started from.
         client = self.client(plan)
         self._run("stop the stack", lambda: client.compose.down(volumes=volumes, remove_orphans=True, timeout=10, quiet=True), plan)
         self._remove_leftovers(plan, volumes)
@@ -519,12 +521,12 @@ class DockerRuntime(Runtime):
 
     # -- status / logs -----------------------------------------------------------------
     def status(self, plan: StackPlan) -> list[ServiceState]:
-        boxes = self.boxes(plan) if any(s.mode == "run" for s in plan.services.values()) else {}
+        boxes = self.boxes(plan) if any(s.in_container for s in plan.services.values()) else {}
         stubs = self._stubs(plan)
         stub_states = {s.name: s for s in stubs.status(plan)} if stubs is not None else {}
         states = []
         for svc in plan.services.values():
-            if svc.mode == "stub" and svc.name in stub_states:
+            if svc.on_host and svc.name in stub_states:
                 states.append(stub_states[svc.name])
                 continue
             state, detail = "stopped", ""
@@ -532,7 +534,7 @@ class DockerRuntime(Runtime):
                 state = "off"
             elif svc.mode == "external":
                 state, detail = "external", str(svc.outputs.get("url", ""))
-            elif svc.mode == "stub":
+            elif svc.on_host:
                 detail = "stand-in on this machine"
             else:
                 box = boxes.get(svc.name)
@@ -542,10 +544,10 @@ class DockerRuntime(Runtime):
 
     def logs(self, plan: StackPlan, service: str, follow: bool, lines: int) -> None:
         svc = plan.services[service]
-        if svc.mode == "stub":
+        if svc.on_host:
             stubs = self._stubs(plan)
             if stubs is None:
-                raise UserError(f"{service} is a stand-in (mode: stub), and the native runtime that runs stand-ins is missing",
+                raise UserError(f"{service} runs on this machine (a stand-in), and the native runtime that runs stand-ins is missing",
                                 "reinstall devstack")
             return stubs.logs(plan, service, follow, lines)
         if svc.mode != "run":
@@ -564,7 +566,7 @@ class DockerRuntime(Runtime):
 
     # -- helpers -----------------------------------------------------------------------
     def _stubs(self, plan: StackPlan):
-        if not any(s.mode == "stub" for s in plan.services.values()):
+        if not any(s.on_host for s in plan.services.values()):
             return None
         if self._stubs_rt is None:
             try:

@@ -30,7 +30,7 @@ def compose_missing() -> UserError:
 
 
 def image_unavailable(image: str, plan: StackPlan | None, reason: str = "") -> UserError:
-    owners = [s.name for s in (plan.services.values() if plan else []) if s.mode == "run" and s.kind.image(s) == image]
+    owners = [s.name for s in (plan.services.values() if plan else []) if s.in_container and s.kind.image(s) == image]
     option = f"services.{owners[0]}.image" if owners else "the service's `image:`"
     why = f" ({reason})" if reason else ""
     return UserError(f"image {image} not present and cannot be pulled{why}",
@@ -103,7 +103,10 @@ def check_ports(plan: StackPlan, services: list[ServicePlan], bind: str, rt: Doc
             protocols = {"both": ("tcp", "udp")}.get(spec.protocol if spec else "tcp", (spec.protocol if spec else "tcp",))
             for p in range(port, port + count):
                 if not all(bindable(p, proto, bind) for proto in protocols):
-                    raise port_taken(p, plan, rt, "")
+                    error = port_taken(p, plan, rt, "")
+                    if not svc.options.get(pname):  # a port devstack chose, taken since: `up` moves it and retries
+                        error.port_taken_by_race = svc.name
+                    raise error
 
 
 def bindable(port: int, protocol: str, host: str) -> bool:
@@ -133,7 +136,13 @@ def publishing_container(port: int, rt: DockerRuntime | None) -> str:
         return ""
     client = rt.client()
     try:
-        out = rt._run("find the port's container", lambda: rt._docker(client, "container", "ls", "--filter", f"publish={port}", "--format", "{{.Names}}"))
+        out = rt._run("find the port's container", lambda: rt._docker(client, "container", "ls", "--filter", f"publish={port}", "--format",
+                                                                        '{{.Names}}\t{{.Label "com.docker.compose.project"}}'))
     except UserError:
         return ""
-    return ", ".join(out.split())
+    found = []
+    for line in out.splitlines():
+        name, _, project = line.partition("\t")
+        if name.strip():
+            found.append(name.strip() + (f" (compose project {project.strip()})" if project.strip() else ""))
+    return ", ".join(found)

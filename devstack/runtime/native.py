@@ -35,14 +35,15 @@ class NativeRuntime(Runtime):
     name = "native"
 
     def __init__(self, stubs_only: bool = False):
-        # stubs_only: manage only `mode: stub` services (the docker runtime runs
-        # devstack's stand-ins this way, beside its containers).
+        # stubs_only: manage only host-process services (ServicePlan.on_host: the
+        # docker runtime runs devstack's stand-ins this way, beside its containers).
         self.stubs_only = stubs_only
 
     # -- which services, where --------------------------------------------------
     def managed(self, plan: StackPlan) -> list[ServicePlan]:
-        modes = ("stub",) if self.stubs_only else ("run", "stub")
-        return [s for s in plan.services.values() if s.mode in modes]
+        if self.stubs_only:
+            return [s for s in plan.services.values() if s.on_host]
+        return [s for s in plan.services.values() if s.runs]
 
     @staticmethod
     def pidfile(svc_state: Path) -> Path:
@@ -118,7 +119,7 @@ class NativeRuntime(Runtime):
             forkserver.discard()  # nothing to fork
             return []
 
-        specs = {svc.name: native_spec(svc, plan) for svc in to_start}  # missing binaries fail here, before anything starts
+        specs = native_specs(to_start, plan)  # missing binaries fail here, every one together, before anything starts
         # One pipeline per service, all in parallel: spawn (with init steps such
         # as initdb), bootstrap, then the kind's readiness probe.
         launcher = _launcher(specs.values(), plan.state_dir)
@@ -275,7 +276,7 @@ class NativeRuntime(Runtime):
 
     # -- status / logs -------------------------------------------------------------
     def status(self, plan: StackPlan) -> list[ServiceState]:
-        shown = [s for s in plan.services.values() if not self.stubs_only or s.mode == "stub"]
+        shown = [s for s in plan.services.values() if not self.stubs_only or s.on_host]
 
         def one(svc: ServicePlan) -> ServiceState:
             ports = dict(svc.ports)
@@ -299,6 +300,11 @@ class NativeRuntime(Runtime):
 
         with ThreadPoolExecutor(max_workers=max(1, len(shown))) as pool:
             return list(pool.map(one, shown))
+
+    def tail(self, plan: StackPlan, service: str, lines: int) -> list[str]:
+        svc = plan.services[service]
+        rec = self.record(svc)
+        return process.tail(self.logfile(svc.state_dir), lines, rec.log_offset if rec else 0)
 
     def logs(self, plan: StackPlan, service: str, follow: bool, lines: int) -> None:
         svc = plan.services[service]
@@ -328,6 +334,24 @@ def _launcher(specs, state_dir):
             early.kill()
         return None
     return early or forkserver.ForkServer(forkserver.helper_env(state_dir))
+
+
+def native_specs(services: list[ServicePlan], plan: StackPlan) -> dict[str, NativeSpec]:
+    """Each service's NativeSpec; what cannot run (a missing or wrong binary) is
+    reported for every service at once, each named with its manifest line."""
+    from devstack.errors import ManifestError, Problem
+
+    specs, problems = {}, []
+    for svc in services:
+        try:
+            specs[svc.name] = native_spec(svc, plan)
+        except UserError as exc:
+            problems.append(Problem(exc.message, f"services.{svc.name}", svc.line, exc.hint))
+    if problems:
+        count = len(problems)
+        raise ManifestError(str(plan.manifest_path), problems, fix="install what is missing, or set `bin:` to the right file",
+                            summary=f"{count} service{'s' if count > 1 else ''} cannot run on this machine")
+    return specs
 
 
 def _spec_or_none(svc: ServicePlan, plan: StackPlan) -> NativeSpec | None:

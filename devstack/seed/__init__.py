@@ -15,7 +15,7 @@ import time
 from pathlib import Path
 
 from devstack.errors import ManifestError, UserError
-from devstack.seed.base import SeedError, Seeder, SpecContext, State, digest
+from devstack.seed.base import FixtureSpec, SeedError, Seeder, SpecContext, State, digest
 
 # kind -> module with a `seeder` class. A kind module may name its own (`seeder = "pkg.module"`).
 SEEDERS = {
@@ -26,7 +26,7 @@ SEEDERS = {
 }
 NO_RESET_SNAPSHOT = {"stripe": "Stripe has no snapshot: fixtures re-applied"}
 
-__all__ = ["seed_stack", "prepare", "SeedError", "SEEDERS"]
+__all__ = ["seed_stack", "prepare", "check", "SeedError", "SEEDERS"]
 
 
 def seeder_class(kind) -> type[Seeder] | None:
@@ -34,6 +34,36 @@ def seeder_class(kind) -> type[Seeder] | None:
     if not target:
         return None
     return importlib.import_module(target).seeder
+
+
+def spec_class(kind) -> type[FixtureSpec] | None:
+    """What checks the kind's `seed:`: the light spec of a built-in kind (no
+    loader imports on every command), a kind's own seeder otherwise."""
+    from devstack.seed.specs import SPECS
+
+    if getattr(kind, "seeder", None) is None and kind.name in SPECS:
+        return SPECS[kind.name]
+    return seeder_class(kind)
+
+
+def check(manifest) -> list:
+    """Every problem of every service's `seed:` (files, globs, paths, entries), for
+    the manifest's one report; `prepare` checks again with the plan before seeding."""
+    from devstack.services import catalog
+
+    problems = []
+    for spec in manifest.services.values():
+        if spec.seed is None:
+            continue
+        kind = catalog.get(spec.kind)
+        ctx = SpecContext(spec.name, manifest.root, manifest.lines, manifest.outside_dirs)
+        cls = spec_class(kind)
+        if cls is None:
+            ctx.problem((), f"kind {kind.name} takes no seed fixtures", f"kinds with fixtures: {', '.join(sorted(SEEDERS))}")
+        else:
+            cls.parse(ctx, spec.seed, spec)
+        problems += ctx.problems
+    return problems
 
 
 def manifest_lines(plan):
@@ -54,7 +84,7 @@ def prepare(plan, names: list[str] | None = None, lines=None):
     problems = []
     jobs = []
     for svc in plan.services.values():
-        ctx = SpecContext(svc.name, Path(plan.root), lines)
+        ctx = SpecContext(svc.name, Path(plan.root), lines, plan.outside_dirs)
         cls = seeder_class(svc.kind)
         if cls is None:
             if svc.seed is not None:

@@ -17,10 +17,16 @@ from typing import Any, Callable
 
 from devstack.errors import Problem, UserError
 from devstack.fsutil import write_private
-from devstack.options import allowed, suggest
+from devstack.options import allowed, cut, suggest
 
 Progress = Callable[[str], None]
 GLOB_CHARS = set("*?[")
+MAX_FILES = 20_000  # fixture files one `seed:` entry may match
+MAX_SCANNED = 200_000  # directory entries looked at per service (a glob over a whole disk stops here)
+
+
+class _TooMany(Exception):
+    pass
 
 
 class SeedError(UserError):
@@ -49,13 +55,20 @@ class Fixture:
 
 
 class SpecContext:
-    """Validation of one service's `seed:` value, problems located in the manifest."""
+    """Validation of one service's `seed:` value, problems located in the manifest.
 
-    def __init__(self, service: str, root: Path, lines=None):
+    Paths stay inside the project (the manifest's directory) or a directory the
+    manifest lists under `allow_outside_project:`; globs and directories are
+    expanded with a bound (MAX_FILES matched, MAX_SCANNED entries looked at).
+    """
+
+    def __init__(self, service: str, root: Path, lines=None, outside: list[Path] | tuple = ()):
         self.service = service
         self.root = root
         self.lines = lines  # yamlpos.Located of the manifest, or None
+        self.allowed = [Path(root).resolve(), *(Path(p).resolve() for p in outside)]
         self.problems: list[Problem] = []
+        self.scanned = 0
 
     def key(self, *sub) -> tuple:
         return ("services", self.service, "seed", *sub)
@@ -65,11 +78,29 @@ class SpecContext:
         line = self.lines.line(path) if self.lines else None
         self.problems.append(Problem(message, ".".join(map(str, path)), line, hint))
 
+    @staticmethod
+    def shown(value) -> str:
+        from devstack.options import shown
+
+        return shown(value)
+
     def rel(self, path: Path) -> str:
-        try:
-            return path.relative_to(self.root).as_posix()
-        except ValueError:
-            return str(path)
+        text, root = str(path), str(self.root).rstrip("/") + "/"  # strings: called per fixture file, with every command
+        return text[len(root):] if text.startswith(root) else text
+
+    def permitted(self, path: Path) -> bool:
+        """Inside the project or an allowed directory, after `..` and symlinks."""
+        real = Path(os.path.realpath(path))
+        return any(real == root or root in real.parents for root in self.allowed)
+
+    def outside(self, sub: tuple, value: str) -> None:
+        self.problem(sub, f"`{cut(value, 120)}` is outside the project ({self.root})",
+                     "seed paths are relative to the manifest's directory; to read files elsewhere, "
+                     "list their directory under `allow_outside_project:`")
+
+    def too_many(self, sub: tuple, value: str) -> None:
+        self.problem(sub, f"`{cut(value, 120)}` matches more than {MAX_FILES:,} files (or makes devstack look at more than {MAX_SCANNED:,})",
+                     "point it at the fixture directory itself")
 
     def expand(self, value, sub: tuple, extensions: tuple[str, ...] | None, what: str = "fixture") -> list[tuple[Path, str]]:
         """A file, a directory (every file below it, sorted) or a glob -> [(path, key)].
@@ -77,56 +108,98 @@ class SpecContext:
         key is the path relative to the directory (or glob base) it came from,
         used as an object key by S3; extensions=None accepts any file.
         """
-        if not isinstance(value, str) or not value.strip():
-            self.problem(sub, f"expected a file, directory or glob, got {value!r}")
+        from devstack.options import CONTROL
+
+        if not isinstance(value, str) or not value.strip() or CONTROL.search(value):
+            self.problem(sub, f"expected a file, directory or glob, got {self.shown(value)}")
             return []
         exts = f" ({', '.join(extensions)})" if extensions else ""
         raw = os.path.expanduser(value)
         base = Path(raw) if os.path.isabs(raw) else self.root / raw
-        if GLOB_CHARS & set(value):
-            static = []
-            for part in Path(raw).parts:
-                if GLOB_CHARS & set(part):
-                    break
-                static.append(part)
-            anchor = Path(*static) if static else Path(".")
-            anchor = anchor if anchor.is_absolute() else self.root / anchor
-            pattern = str(base)
-            found = sorted(Path(p) for p in glob.glob(pattern, recursive=True))
-            files = []
-            for p in found:
-                if p.is_dir():
-                    files += self._walk(p, extensions, p.relative_to(anchor).as_posix() + "/")
-                elif self._accept(p, extensions):
-                    files.append((p, p.relative_to(anchor).as_posix()))
-            if not files:
-                self.problem(sub, f"`{value}` matches no {what} files{exts}", f"paths are relative to {self.rel(self.root) or '.'}/ (the manifest's directory)")
-            return files
-        if base.is_dir():
-            files = self._walk(base, extensions, "")
-            if not files and extensions:
-                self.problem(sub, f"directory `{value}` holds no {what} files{exts}")
-            return files
-        if base.is_file():
-            if extensions and base.suffix.lower() not in extensions:
-                self.problem(sub, f"`{value}`: a {self.service} fixture must be one of{exts}, not `{base.suffix or base.name}`")
+        try:
+            if GLOB_CHARS & set(value):
+                return self._glob(value, raw, base, sub, extensions, what, exts)
+            if not self.permitted(base):
+                self.outside(sub, value)
                 return []
-            return [(base, base.name)]
-        self.problem(sub, f"fixture not found: {value}", f"paths are relative to {self.root}")
+            if base.is_dir():
+                files = self._walk(base, extensions, "")
+                if not files and extensions:
+                    self.problem(sub, f"directory `{cut(value, 120)}` holds no {what} files{exts}")
+                return files
+            if base.is_file():
+                if extensions and base.suffix.lower() not in extensions:
+                    self.problem(sub, f"`{cut(value, 120)}`: a {self.service} fixture must be one of{exts}, not `{base.suffix or base.name}`")
+                    return []
+                return [(base, base.name)]
+        except _TooMany:
+            self.too_many(sub, value)
+            return []
+        except OSError as exc:  # a name too long, a loop of symlinks, no permission
+            self.problem(sub, f"cannot read {self.shown(value)}: {exc.strerror or exc}")
+            return []
+        self.problem(sub, f"fixture not found: {cut(value, 200)}", f"paths are relative to {self.root}")
         return []
+
+    def _glob(self, value, raw, base: Path, sub, extensions, what, exts):
+        static = []
+        for part in Path(raw).parts:
+            if GLOB_CHARS & set(part):
+                break
+            static.append(part)
+        anchor = Path(*static) if static else Path(".")
+        anchor = anchor if anchor.is_absolute() else self.root / anchor
+        if not self.permitted(anchor):  # before globbing: `/**/*.json` would walk the whole disk
+            self.outside(sub, value)
+            return []
+        found = []
+        for match in glob.iglob(str(base), recursive=True):
+            self._scan()
+            found.append(Path(match))
+        files, outside = [], False
+        for p in sorted(found):
+            if not self.permitted(p):  # `seed/*/../../..`, or a symlink out of the project
+                outside = True
+            elif p.is_dir():
+                files += self._walk(p, extensions, p.relative_to(anchor).as_posix() + "/")
+            elif self._accept(p, extensions):
+                files.append((p, p.relative_to(anchor).as_posix()))
+            if len(files) > MAX_FILES:
+                raise _TooMany
+        if outside:
+            self.outside(sub, value)
+            return []
+        if not files:
+            self.problem(sub, f"`{cut(value, 120)}` matches no {what} files{exts}", f"paths are relative to {self.rel(self.root) or '.'}/ (the manifest's directory)")
+        return files
+
+    def _scan(self, count: int = 1) -> None:
+        self.scanned += count
+        if self.scanned > MAX_SCANNED:
+            raise _TooMany
 
     @staticmethod
     def _accept(path: Path, extensions) -> bool:
         return path.is_file() and not path.name.startswith(".") and (extensions is None or path.suffix.lower() in extensions)
 
     def _walk(self, directory: Path, extensions, prefix: str) -> list[tuple[Path, str]]:
+        # Strings, not Path objects, per file: this runs with every command.
         found = []
-        for dirpath, dirnames, filenames in os.walk(directory):
+        top = str(directory)
+        for dirpath, dirnames, filenames in os.walk(top):
+            self._scan(len(dirnames) + len(filenames) + 1)
             dirnames[:] = [d for d in dirnames if not d.startswith(".")]
+            rel = os.path.relpath(dirpath, top)
+            rel = "" if rel == "." else rel.replace(os.sep, "/") + "/"
             for name in filenames:
-                p = Path(dirpath) / name
-                if self._accept(p, extensions):
-                    found.append((p, prefix + p.relative_to(directory).as_posix()))
+                if name.startswith(".") or (extensions is not None and os.path.splitext(name)[1].lower() not in extensions):
+                    continue
+                full = os.path.join(dirpath, name)
+                if not os.path.isfile(full) or (os.path.islink(full) and not self.permitted(Path(full))):
+                    continue
+                found.append((Path(full), prefix + rel + name))
+            if len(found) > MAX_FILES:
+                raise _TooMany
         return sorted(found, key=lambda item: item[1])
 
     def entries(self, raw, extensions: tuple[str, ...], entry_keys: tuple[str, ...] = ("file",)) -> list[tuple[Fixture, tuple]]:
@@ -146,7 +219,7 @@ class SpecContext:
             if isinstance(item, dict):
                 for key in item:
                     if key not in entry_keys:
-                        self.problem(sub + (key,), f"unknown key `{key}`", suggest(key, entry_keys) or allowed(entry_keys))
+                        self.problem(sub + (key,), f"unknown key `{str(key)[:40]}`", suggest(key, entry_keys) or allowed(entry_keys))
                 if "file" not in item:
                     self.problem(sub, "an entry given as a mapping needs `file:`", "e.g. {file: seed/people.csv, table: users}")
                     continue
@@ -218,20 +291,12 @@ class State:
 
 
 # -- the seeder interface ---------------------------------------------------------------
-class Seeder:
-    """One per kind. Subclasses implement parse/load/present/reset."""
+class FixtureSpec:
+    """What a kind's `seed:` takes: checked with the manifest (seed/specs.py holds one per kind)."""
 
-    kind = ""
     extensions: tuple[str, ...] = ()
     entry_keys: tuple[str, ...] = ("file",)
 
-    def __init__(self, svc, plan, progress: Progress):
-        self.svc = svc
-        self.plan = plan
-        self.progress = progress
-        self.name = svc.name
-
-    # -- manifest -------------------------------------------------------------
     @classmethod
     def parse(cls, ctx: SpecContext, raw, svc) -> list[Fixture]:
         """`seed:` -> fixtures; problems go to ctx. Default: the list form."""
@@ -249,6 +314,18 @@ class Seeder:
     def wanted(cls, svc, fixtures: list[Fixture]) -> bool:
         """Seed this service? (Some kinds have work to do without fixtures.)"""
         return bool(fixtures)
+
+
+class Seeder(FixtureSpec):
+    """One per kind. Subclasses implement load/present/reset (and parse, via their spec)."""
+
+    kind = ""
+
+    def __init__(self, svc, plan, progress: Progress):
+        self.svc = svc
+        self.plan = plan
+        self.progress = progress
+        self.name = svc.name
 
     def extra(self) -> dict:
         """Inputs besides fixture files that change the seeded state (hashed)."""

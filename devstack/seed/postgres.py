@@ -25,7 +25,8 @@ import subprocess
 import time
 from pathlib import Path
 
-from devstack.seed.base import Fixture, SeedError, Seeder, SpecContext, short_error
+from devstack.seed.base import Fixture, SeedError, Seeder, short_error
+from devstack.seed.specs import PostgresSpec
 
 MAX_IDENT = 63
 CHUNK = 1 << 20
@@ -59,24 +60,8 @@ def error_text(exc) -> str:
     return short_error(primary + (f" ({detail})" if detail else ""))
 
 
-class PostgresSeeder(Seeder):
+class PostgresSeeder(PostgresSpec, Seeder):
     kind = "postgres"
-    extensions = (".sql", ".csv", ".tsv")
-    entry_keys = ("file", "table")
-
-    @classmethod
-    def check_entry(cls, ctx: SpecContext, fx: Fixture, sub: tuple) -> None:
-        table = fx.options.get("table")
-        if table is None:
-            return
-        if fx.suffix == ".sql":
-            ctx.problem(sub + ("table",), "`table:` goes with a .csv or .tsv file, not .sql")
-        elif not isinstance(table, str) or not re.match(r"^[A-Za-z_][\w$]*(\.[A-Za-z_][\w$]*)?$", table):
-            ctx.problem(sub + ("table",), f"invalid table name {table!r}", "a name such as users or billing.invoices")
-
-    @classmethod
-    def wanted(cls, svc, fixtures):
-        return bool(fixtures) or bool(svc.options.get("migrate"))
 
     def extra(self) -> dict:
         return {"migrate": self.svc.options.get("migrate") or "", "database": self.database}

@@ -20,9 +20,11 @@ import time
 from devstack.fsutil import private_dir, writing
 from devstack.seed.base import Fixture, SeedError, Seeder, short_error
 from devstack.seed.resp import Pipe, RedisError, command
+from devstack.seed.specs import RedisSpec
 
 TYPES = ("string", "json", "hash", "list", "set", "zset")
 MSET_BATCH = 1000  # plain string keys per MSET
+MAX_REPORTED = 20  # bad keys listed in one error
 _HDR_MSET = b"$4\r\nMSET\r\n"
 
 try:  # orjson parses big fixtures 2-3x faster; the standard library is the fallback
@@ -142,7 +144,13 @@ class Stream:
         self.typed: list[bytes] = []
         self.origins: list[tuple[str, str]] = []
         self.plain: dict[str, str] = {}
-        parsed = [(fx, *parse_file(fx)) for fx in fixtures]
+        self.problems: list[str] = []  # every bad key of every file, reported together
+        parsed = []
+        for fx in fixtures:
+            try:
+                parsed.append((fx, *parse_file(fx)))
+            except SeedError as exc:
+                self.problems.append(exc.message)
         seen: set = set()
         # A key defined again in a later file replaces the earlier one: walk files last to first.
         for fx, data, lines in reversed(parsed):
@@ -161,17 +169,24 @@ class Stream:
                 strings = {**strings, **self.plain}
             self.plain = strings
         self.keys = len(seen) if len(parsed) > 1 else len(parsed[0][1]) if parsed else 0
+        if self.problems:
+            count = len(self.problems)
+            shown = self.problems[:MAX_REPORTED] + ([f"... and {count - MAX_REPORTED} more"] if count > MAX_REPORTED else [])
+            raise SeedError(f"{count} problem{'s' if count > 1 else ''} in the fixtures:\n" + "\n".join("    " + p for p in shown),
+                            "types: string, json, hash, list, set, zset; ttl in seconds", intact=True)
 
     def add(self, fx: Fixture, lines: dict, raw_key, value) -> None:
         line = lines.get(raw_key)
         where = f"{fx.rel}:{line}" if line else fx.rel
         if not isinstance(raw_key, (str, int)) or isinstance(raw_key, bool):
-            raise SeedError(f"{where}: invalid key {raw_key!r}")
+            self.problems.append(f"{where}: invalid key {raw_key!r}")
+            return
         key = str(raw_key).encode()
         try:
             kind, cmds, _ttl = commands_for(key, value)
         except FixtureProblem as exc:
-            raise SeedError(f"{where}: key `{raw_key}`: {exc}", "types: string, json, hash, list, set, zset; ttl in seconds") from None
+            self.problems.append(f"{where}: key `{raw_key}`: {exc}")
+            return
         if kind == "mset":
             self.plain[str(raw_key)] = cmds[0].decode()
             return
@@ -201,9 +216,8 @@ class Stream:
             yield b"*%d\r\n" % (1 + 2 * len(part)) + _HDR_MSET + body
 
 
-class RedisSeeder(Seeder):
+class RedisSeeder(RedisSpec, Seeder):
     kind = "redis"
-    extensions = (".yaml", ".yml", ".json")
 
     def extra(self):
         return {"db": self.db}

@@ -5,22 +5,26 @@
       course-assets: [seed/s3/courses/, seed/s3/extra/*.pdf]
 
 Every bucket of the service (`buckets:` and the ones named here) is created,
-even with no fixtures. A seed empties those buckets and uploads the trees;
-then each seeded bucket is copied server-side into `<bucket>-seeded`. `--reset`
-empties the buckets (the app's objects too) and copies the snapshot back.
+even with no fixtures. A seed empties those buckets and uploads the trees. The
+snapshot is a copy of the uploaded files in .devstack/seed/<service>.s3/<bucket>/
+(not a bucket: the app's own list_buckets would show it, on MinIO and moto as on
+the stand-in). `--reset` empties the buckets (the app's objects too) and uploads
+the snapshot again.
 """
 
 from __future__ import annotations
 
-import hashlib
 import mimetypes
-import re
+import os
+import shutil
 import time
 from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
 
-from devstack.seed.base import Fixture, SeedError, Seeder, SpecContext, short_error
+from devstack.seed.base import SeedError, Seeder, short_error
+from devstack.seed.specs import S3Spec
+from devstack.services.minio import bucket_names, public_buckets, public_read_policy
 
-BUCKET_RE = re.compile(r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$")
 WORKERS = 8
 EXTRA_TYPES = {".webp": "image/webp", ".avif": "image/avif", ".md": "text/markdown", ".vtt": "text/vtt",
                ".mjs": "text/javascript", ".woff2": "font/woff2", ".yaml": "application/yaml", ".yml": "application/yaml"}
@@ -37,45 +41,11 @@ def content_type(name: str) -> str:
     return guessed or "application/octet-stream"
 
 
-def snapshot_bucket(bucket: str) -> str:
-    name = bucket + "-seeded"
-    if len(name) <= 63:
-        return name
-    return bucket[:45].rstrip("-.") + "-" + hashlib.sha256(bucket.encode()).hexdigest()[:8] + "-seeded"
-
-
-class S3Seeder(Seeder):
+class S3Seeder(S3Spec, Seeder):
     kind = "minio"
 
-    @classmethod
-    def parse(cls, ctx: SpecContext, raw, svc) -> list[Fixture]:
-        if raw is None:
-            return []
-        if not isinstance(raw, dict):
-            ctx.problem((), f"expected a mapping of bucket -> directory, got {type(raw).__name__}", "e.g. seed: {avatars: seed/s3/avatars/}")
-            return []
-        fixtures = []
-        for bucket, source in raw.items():
-            if not isinstance(bucket, str) or not BUCKET_RE.match(bucket):
-                ctx.problem((bucket,), f"invalid bucket name {bucket!r}", "3-63 lower-case letters, digits, `.` or `-`")
-                continue
-            sources = source if isinstance(source, list) else [source]
-            seen: dict[str, str] = {}
-            for i, item in enumerate(sources):
-                sub = (bucket, i) if isinstance(source, list) else (bucket,)
-                for path, key in ctx.expand(item, sub, None, "object"):
-                    if key in seen and seen[key] != ctx.rel(path):
-                        ctx.problem(sub, f"object key `{key}` comes from both {seen[key]} and {ctx.rel(path)}")
-                    seen[key] = ctx.rel(path)
-                    fixtures.append(Fixture(path, ctx.rel(path), {"bucket": bucket, "key": key}))
-        return fixtures
-
-    @classmethod
-    def wanted(cls, svc, fixtures):
-        return bool(fixtures) or bool(svc.options.get("buckets"))
-
     def buckets(self, fixtures) -> list[str]:
-        names = list(self.svc.options.get("buckets") or [])
+        names = bucket_names(self.svc.options.get("buckets") or [])
         for fx in fixtures:
             if fx.options["bucket"] not in names:
                 names.append(fx.options["bucket"])
@@ -146,11 +116,37 @@ class S3Seeder(Seeder):
             for _ in pool.map(fn, items):
                 pass
 
-    def copy_all(self, s3, source: str, target: str, keys: list[str]) -> None:
-        def copy(key):
-            self.guard(f"copy {source}/{key} -> {target}", s3.copy_object, Bucket=target, Key=key, CopySource={"Bucket": source, "Key": key})
+    @property
+    def snapshot_dir(self) -> Path:
+        return self.plan.state_dir / "seed" / f"{self.name}.s3"
 
-        self.parallel(copy, keys)
+    def keep_snapshot(self, buckets: list[str], fixtures) -> None:
+        """Copy the uploaded files under the snapshot directory, replaced whole."""
+        target = self.snapshot_dir
+        tmp = target.with_name(target.name + ".tmp")
+        shutil.rmtree(tmp, ignore_errors=True)
+        for bucket in buckets:
+            (tmp / bucket).mkdir(parents=True, mode=0o700)
+        for fx in fixtures:
+            dest = tmp / fx.options["bucket"] / fx.options["key"]
+            dest.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+            shutil.copyfile(fx.path, dest)
+        shutil.rmtree(target, ignore_errors=True)
+        os.replace(tmp, target)
+
+    def snapshot_items(self, seeded: str, into: str) -> list[tuple[str, str, Path]]:
+        """(bucket, key, file) that put the seeded objects of bucket `seeded` into bucket `into`."""
+        root = self.snapshot_dir / seeded
+        return [(into, path.relative_to(root).as_posix(), path) for path in sorted(root.rglob("*")) if path.is_file()]
+
+    def upload_all(self, s3, items) -> None:
+        """items: (bucket, key, local path); uploaded in parallel with content types from the names."""
+        def upload(item):
+            bucket, key, path = item
+            with open(path, "rb") as handle:
+                self.guard(f"upload {bucket}/{key}", s3.put_object, Bucket=bucket, Key=key, Body=handle, ContentType=content_type(Path(key).name))
+
+        self.parallel(upload, items)
 
     # -- seed --------------------------------------------------------------------------
     def load(self, fixtures):
@@ -160,27 +156,20 @@ class S3Seeder(Seeder):
         for bucket in buckets:
             self.ensure_bucket(s3, bucket)
             self.empty(s3, bucket)
+        for bucket in public_buckets(self.svc.options.get("buckets") or []):  # every backend: MinIO, moto, the stand-in
+            self.guard(f"make {bucket} public", s3.put_bucket_policy, Bucket=bucket, Policy=public_read_policy(bucket))
 
-        def upload(fx: Fixture):
-            with open(fx.path, "rb") as handle:
-                self.guard(f"upload {fx.rel}", s3.put_object, Bucket=fx.options["bucket"], Key=fx.options["key"], Body=handle,
-                           ContentType=content_type(fx.path.name))
-
-        self.parallel(upload, fixtures)
-        snapshots = {}
-        for bucket in buckets:
-            snap = snapshot_bucket(bucket)
-            self.ensure_bucket(s3, snap)
-            self.empty(s3, snap)
-            self.copy_all(s3, bucket, snap, [fx.options["key"] for fx in fixtures if fx.options["bucket"] == bucket])
-            snapshots[bucket] = snap
+        self.upload_all(s3, [(fx.options["bucket"], fx.options["key"], fx.path) for fx in fixtures])
+        self.keep_snapshot(buckets, fixtures)
         size = sum(fx.path.stat().st_size for fx in fixtures)
         self.say(f"{len(fixtures)} objects ({size / 1024:.0f} KiB) into {', '.join(buckets)} in {time.monotonic() - t0:.2f}s")
-        return {"snapshots": snapshots, "objects": len(fixtures)}
+        return {"buckets": buckets, "snapshot": self.snapshot_dir.name, "objects": len(fixtures)}
 
     def present(self, record):
         # Every `up` asks this: a HEAD per bucket over the standard library, no boto3 import.
-        return all(self.head_bucket(b) and self.head_bucket(s) for b, s in record.get("snapshots", {}).items())
+        if "snapshots" in record:  # seeded before snapshots moved to disk: the buckets are the seeded state
+            return all(self.head_bucket(b) for b in record["snapshots"])
+        return self.snapshot_dir.is_dir() and all(self.head_bucket(b) for b in record.get("buckets", []))
 
     def head_bucket(self, bucket: str) -> bool:
         from devstack import probes
@@ -196,20 +185,18 @@ class S3Seeder(Seeder):
         return status == 200
 
     def reset(self, record):
+        snapshot = self.snapshot_dir
+        if "buckets" not in record or not snapshot.is_dir():
+            return False
         t0 = time.monotonic()
         s3 = self.client()
-        snapshots = record.get("snapshots", {})
-        for snap in snapshots.values():
-            if not self.guard(f"bucket {snap}", self.bucket_exists, s3, snap):
-                return False
-        count = 0
-        for bucket, snap in snapshots.items():
+        items = []
+        for bucket in record["buckets"]:
             self.ensure_bucket(s3, bucket)
             self.empty(s3, bucket)
-            keys = self.keys(s3, snap)
-            self.copy_all(s3, snap, bucket, keys)
-            count += len(keys)
-        self.say(f"reset to the seeded state ({count} objects) in {time.monotonic() - t0:.2f}s")
+            items += self.snapshot_items(bucket, bucket)
+        self.upload_all(s3, items)
+        self.say(f"reset to the seeded state ({len(items)} objects) in {time.monotonic() - t0:.2f}s")
         return True
 
 

@@ -1,4 +1,4 @@
-"""Stripe fixtures: products (with their prices) and customers, upserted through the API.
+"""Stripe fixtures: products (with their prices), customers and subscriptions, upserted through the API.
 
     products:
       - id: prod_railgun_pro            # optional: a stable id the app's env can name
@@ -8,8 +8,10 @@
              currency: usd, unit_amount: 499, recurring: {interval: month}}
     customers:
       - {email: alice@example.com, name: Alice Example, metadata: {user_id: "1"}}
+    subscriptions:                      # the app starts with a paying customer
+      - {customer: alice@example.com, price: railgun_pro_monthly}   # price id or lookup_key; card: pm_card_visa
 
-Only a backend that keeps state (localstripe) can hold fixtures. stripe-mock
+Only a backend that keeps state (devstack's emulator) can hold fixtures. stripe-mock
 answers every call with canned data: detected (a created object does not come
 back), said once, and nothing is recorded. Objects are found again by id,
 lookup_key or email and updated in place, so seeding twice creates no
@@ -27,10 +29,12 @@ import urllib.request
 
 from devstack.seed.base import Fixture, SeedError, Seeder, short_error
 
-TOP = ("products", "prices", "customers")
+TOP = ("products", "prices", "customers", "subscriptions")
 PRODUCT_KEYS = ("id", "name", "description", "active", "metadata", "url", "statement_descriptor", "prices")
 PRICE_KEYS = ("id", "product", "currency", "unit_amount", "recurring", "lookup_key", "nickname", "active", "metadata")
 CUSTOMER_KEYS = ("email", "name", "description", "phone", "address", "metadata")
+SUBSCRIPTION_KEYS = ("customer", "price", "quantity", "items", "card", "trial_period_days", "cancel_at_period_end", "metadata")
+ITEM_KEYS = ("price", "quantity")
 STATELESS = "stripe-mock keeps no state: Stripe fixtures not loaded"
 
 
@@ -112,6 +116,20 @@ def _check(obj, allowed_keys, required, where: str) -> None:
         raise Problem_(f"{where}: metadata must be a mapping")
 
 
+def _check_subscription(item: dict, i: int) -> None:
+    where = f"subscriptions[{i}]"
+    if ("price" in item) == ("items" in item):
+        raise Problem_(f"{where}: give `price:` (one price id or lookup_key) or `items:` (a list of {{price, quantity}}), one of the two")
+    for j, entry in enumerate(item.get("items") or []):
+        _check(entry, ITEM_KEYS, ("price",), f"{where}.items[{j}]")
+    for entry in [item] if "price" in item else item.get("items") or []:
+        quantity = entry.get("quantity", 1)
+        if isinstance(quantity, bool) or not isinstance(quantity, int) or quantity < 1:
+            raise Problem_(f"{where}: quantity is a whole number of at least 1")
+    if not isinstance(item.get("card", "pm_card_visa"), str):
+        raise Problem_(f"{where}: card is a test card number (\"4242424242424242\") or token (pm_card_visa)")
+
+
 def parse_file(fx: Fixture) -> dict:
     from devstack.seed.yamlfast import load_located
 
@@ -127,12 +145,12 @@ def parse_file(fx: Fixture) -> dict:
         return SeedError(f"{fx.rel}:{located.line(path) or 1}: {message}", "see docs/seeding.md (Stripe)")
 
     if not isinstance(data, dict):
-        raise fail((), "expected a mapping with products / prices / customers")
+        raise fail((), "expected a mapping with products / prices / customers / subscriptions")
     for key in data:
         if key not in TOP:
             raise fail((key,), f"unknown key `{key}` (allowed: {', '.join(TOP)})")
     for section, keys, required in (("products", PRODUCT_KEYS, ("name",)), ("prices", PRICE_KEYS, ("product", "currency", "unit_amount")),
-                                    ("customers", CUSTOMER_KEYS, ("email",))):
+                                    ("customers", CUSTOMER_KEYS, ("email",)), ("subscriptions", SUBSCRIPTION_KEYS, ("customer",))):
         items = data.get(section) or []
         if not isinstance(items, list):
             raise fail((section,), f"{section}: expected a list")
@@ -145,6 +163,8 @@ def parse_file(fx: Fixture) -> dict:
                         raise Problem_(f"{section}[{i}].prices[{j}]: unit_amount is an integer in the smallest currency unit (499 = $4.99)")
                 if section == "prices" and (isinstance(item.get("unit_amount"), bool) or not isinstance(item.get("unit_amount"), int)):
                     raise Problem_(f"prices[{i}]: unit_amount is an integer in the smallest currency unit (499 = $4.99)")
+                if section == "subscriptions":
+                    _check_subscription(item, i)
             except Problem_ as exc:
                 raise fail((section, i), str(exc)) from None
     return {section: data.get(section) or [] for section in TOP}
@@ -192,6 +212,8 @@ class StripeSeeder(Seeder):
                 record["prices"].append(self.upsert_price(api, price))
             for customer in doc["customers"]:
                 record["customers"].append(self.upsert_customer(api, customer))
+            for subscription in doc["subscriptions"]:
+                record["subscriptions"].append(self.upsert_subscription(api, subscription))
         return record
 
     def upsert_product(self, api, product: dict) -> str:
@@ -238,6 +260,46 @@ class StripeSeeder(Seeder):
                 api.call("POST", f"/v1/customers/{found[0]['id']}", update)
             return found[0]["id"]
         return api.call("POST", "/v1/customers", customer)["id"]
+
+    def upsert_subscription(self, api, spec: dict) -> str:
+        """A live subscription of that customer to those prices: kept (metadata updated), else created with the card."""
+        customer = self.find_customer(api, spec["customer"])
+        entries = spec.get("items") or [{"price": spec["price"], "quantity": spec.get("quantity", 1)}]
+        items = [{"price": self.find_price(api, entry["price"]), "quantity": entry.get("quantity", 1)} for entry in entries]
+        wanted = sorted(item["price"] for item in items)
+        for sub in api.list_all("/v1/subscriptions", {"customer": customer}):
+            if sorted(i["price"]["id"] for i in sub["items"]["data"]) == wanted:
+                if spec.get("metadata"):
+                    api.call("POST", f"/v1/subscriptions/{sub['id']}", {"metadata": spec["metadata"]})
+                return sub["id"]
+        card = str(spec.get("card") or "pm_card_visa")
+        if card.replace(" ", "").isdigit():
+            pm = api.call("POST", "/v1/payment_methods", {"type": "card", "card": {"number": card.replace(" ", ""), "exp_month": 12,
+                                                                                    "exp_year": time.gmtime().tm_year + 5, "cvc": "123"}})["id"]
+        else:
+            pm = card
+        pm = api.call("POST", f"/v1/payment_methods/{pm}/attach", {"customer": customer})["id"]
+        api.call("POST", f"/v1/customers/{customer}", {"invoice_settings": {"default_payment_method": pm}})
+        params = {"customer": customer, "items": items, "default_payment_method": pm, "metadata": spec.get("metadata"),
+                  "trial_period_days": spec.get("trial_period_days"), "cancel_at_period_end": spec.get("cancel_at_period_end")}
+        return api.call("POST", "/v1/subscriptions", params)["id"]
+
+    def find_customer(self, api, ref: str) -> str:
+        if str(ref).startswith("cus_"):
+            found = api.call("GET", f"/v1/customers/{ref}", ok404=True)
+        else:
+            found = next(iter(api.call("GET", "/v1/customers", {"email": ref, "limit": 1}).get("data", [])), None)
+        if not found:
+            raise SeedError(f"{self.name}: subscription for unknown customer `{ref}`", "list the customer under `customers:` (by email) first")
+        return found["id"]
+
+    def find_price(self, api, ref: str) -> str:
+        found = api.call("GET", f"/v1/prices/{ref}", ok404=True) if str(ref).startswith("price_") else None
+        if not found:
+            found = next(iter(api.call("GET", "/v1/prices", {"lookup_keys": [ref]}).get("data", [])), None)
+        if not found:
+            raise SeedError(f"{self.name}: subscription to unknown price `{ref}`", "name a price id or lookup_key defined under `products:`")
+        return found["id"]
 
     def present(self, record):
         api = self.api()

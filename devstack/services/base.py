@@ -15,7 +15,7 @@ from devstack.errors import NotReady  # noqa: F401  (re-exported: kinds raise it
 
 if TYPE_CHECKING:  # pragma: no cover
     from devstack.plan import ServicePlan, StackPlan
-    from devstack.services.spec import Host, NativeSpec
+    from devstack.services.spec import Host, NativeSpec, Wanted
 
 MODES = ("run", "stub", "off", "external")
 # Outputs the plan gives every service besides its kind's own.
@@ -38,6 +38,9 @@ class Option:
     generate: str | None = None
     # Values that would end up inside a shell/eval must not carry these characters.
     forbid_chars: str = ""
+    # Newlines and tabs allowed (a shell command); other control characters never.
+    # Off for every other string: values end up in config files and command lines.
+    multiline: bool = False
 
 
 @dataclass(frozen=True)
@@ -83,6 +86,9 @@ class Kind:
     native_binary: str = ""  # e.g. "host initdb + postgres (Debian: postgresql)"
     standin: str = ""  # devstack's stand-in, and when it runs
     standin_lacks: str = ""  # what the stand-in does not do
+    # What the host must get right for this kind, and why (`devstack doctor`
+    # checks only these): "clock", "dns", "loopback".
+    host_needs: dict[str, str] = {}
 
     _all_options: dict[str, Option] = {}
 
@@ -98,6 +104,11 @@ class Kind:
     def all_options(self) -> dict[str, Option]:
         """The kind's own options plus one host-port option per published port."""
         return self._all_options
+
+    def runs_on_host(self, mode: str, options: dict[str, Any]) -> bool:
+        """Runs as a process on this machine even under the Docker runtime (devstack's stand-ins).
+        The runtimes and the compose file ask this, never a kind's name."""
+        return mode == "stub"
 
     # -- plan ---------------------------------------------------------------
     def image(self, svc: "ServicePlan") -> str | None:
@@ -134,6 +145,11 @@ class Kind:
         Writes nothing (`status`, `doctor` and `down` build it too); asks `host`
         where programs are and where data goes; the runtime does the rest."""
         raise NotImplementedError(f"{self.name} has no native runner yet")
+
+    def wanted(self, svc: "ServicePlan") -> tuple["Wanted", ...]:
+        """The host programs native() looks for (with install hints and version
+        ranges), for `devstack doctor` to check; native() uses the same."""
+        return ()
 
     def ready(self, svc: "ServicePlan", stack: "StackPlan") -> None:
         """Raise NotReady unless the service answers its real protocol."""

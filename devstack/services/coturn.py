@@ -38,6 +38,11 @@ class Coturn(Kind):
     }
     docker = "coturn/coturn, pinned release"
     native_binary = "the host's turnserver (Debian: apt-get install coturn) with devstack's own config file"
+    host_needs = {
+        "clock": "TURN credentials carry an expiry time the server checks against its own clock",
+        "dns": "clients reach the server by the name in TURN_HOST (and browsers by `localhost`)",
+        "loopback": "STUN/TURN and the relayed media are UDP on the loopback interface",
+    }
 
     def outputs(self, svc, stack):
         port = svc.ports["port"]
@@ -53,13 +58,17 @@ class Coturn(Kind):
             "relay_max": relay + self.ports["relay_ports"].count - 1,
         }
 
-    def native(self, svc, stack, host):
-        from devstack.services.spec import FileSpec, NativeSpec, Wanted
+    def wanted(self, svc):
+        from devstack.services.spec import Wanted
 
-        wanted = Wanted(
+        return (Wanted(
             names=("turnserver",), what="TURN server (turnserver, from coturn)", apt="coturn", brew="coturn",
-            dirs=("/usr/bin", "/usr/local/bin", "/opt/homebrew/bin"))
-        binary = host.find(wanted, svc.options["bin"])
+            dirs=("/usr/bin", "/usr/local/bin", "/opt/homebrew/bin")),)
+
+    def native(self, svc, stack, host):
+        from devstack.services.spec import FileSpec, NativeSpec
+
+        binary = host.find(self.wanted(svc)[0], svc.options["bin"])
         o = svc.outputs
         state = svc.state_dir
         # Our own config file, so /etc/turnserver.conf is never read; it holds only

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 from devstack.services.base import Kind, Option, Port
 
 
@@ -35,6 +37,11 @@ class Livekit(Kind):
     native_binary = "a livekit-server binary when one is installed (`bin:`, PATH), --dev"
     standin = "devstack's LiveKit API stand-in (python -m devstack.stubs.livekit): the Twirp RoomService with LiveKit's token checks"
     standin_lacks = "media (no WebRTC, no participants join); rooms never expire"
+    host_needs = {
+        "clock": "access tokens carry not-before and expiry times the server checks against its own clock",
+        "dns": "the app and browsers reach the server by the name in LIVEKIT_URL (often `localhost`)",
+        "loopback": "WebRTC media runs over UDP on the loopback interface",
+    }
 
     def outputs(self, svc, stack):
         port = svc.ports["port"]
@@ -48,22 +55,30 @@ class Livekit(Kind):
         }
 
     def check(self, options):
+        problems = []
         secret = options.get("api_secret")
         if secret is not None and len(secret) < 32:
-            return [("api_secret", f"must be at least 32 characters (LiveKit refuses shorter), got {len(secret)}")]
-        if ":" in (options.get("api_key") or ""):
-            return [("api_key", "must not contain `:` (LIVEKIT_KEYS is `key: secret`)")]
-        return []
+            problems.append(("api_secret", f"must be at least 32 characters (LiveKit refuses shorter), got {len(secret)}"))
+        for key in ("api_key", "api_secret"):
+            value = options.get(key)
+            if value is not None and not re.match(r"^[A-Za-z0-9_.~+/=-]+$", value):
+                # LiveKit reads LIVEKIT_KEYS (`key: secret`) as YAML: `:`, `#`, quotes or spaces would change it
+                problems.append((key, "use letters, digits and `_ . ~ + / = -` only (LIVEKIT_KEYS is read as YAML `key: secret`)"))
+        return problems
+
+    def wanted(self, svc):
+        from devstack.services.spec import Wanted
+
+        return (Wanted(names=("livekit-server",), what="livekit-server", brew="livekit", dirs=("/usr/local/bin", "/opt/homebrew/bin"),
+                       elsewhere="LiveKit's release binaries: `curl -sSL https://get.livekit.io | bash`"),)
 
     def native(self, svc, stack, host):
-        from devstack.services.spec import FileSpec, NativeSpec, Wanted, python_env, python_module
+        from devstack.services.spec import FileSpec, NativeSpec, python_env, python_module
 
         o = svc.outputs
         state = svc.state_dir
         keys = {"LIVEKIT_KEYS": f"{o['api_key']}: {o['api_secret']}"}  # env, not argv
-        wanted = Wanted(names=("livekit-server",), what="livekit-server", brew="livekit",
-                                 dirs=("/usr/local/bin", "/opt/homebrew/bin"))
-        binary = host.optional_for(svc, wanted)
+        binary = host.optional_for(svc, self.wanted(svc)[0])
         if binary:
             conf = state / "livekit.yaml"
             text = "\n".join([

@@ -12,8 +12,8 @@ class Mailpit(Kind):
     standin_when_no_binary = True
     options = {
         "image": Option(str, "axllent/mailpit:v1.27.0", "mailpit image"),
-        "user": Option(str, "devstack", "SMTP user the app logs in as (any login is accepted)"),
-        "password": Option(str, None, "SMTP password; generated when unset", generate="password"),
+        "user": Option(str, "devstack", "SMTP user the app logs in as (the only login accepted, as mailpit's MP_SMTP_AUTH)"),
+        "password": Option(str, None, "SMTP password; generated when unset; a wrong one is refused (535)", generate="password"),
         "from_address": Option(str, None, "sender address exported as `from`; defaults to noreply@<project>.test"),
         "bin": Option(str, None, "path of a mailpit binary for the native runtime (else devstack's catcher)"),
     }
@@ -39,7 +39,7 @@ class Mailpit(Kind):
     }
     docker = "axllent/mailpit, pinned release"
     native_binary = "a mailpit binary when one is installed (`bin:`, PATH)"
-    standin = "devstack's mail catcher (python -m devstack.stubs.mailcatcher): SMTP that keeps every message on disk, and mailpit's HTTP API"
+    standin = "devstack's mail catcher (python -m devstack.stubs.mailcatcher): SMTP that keeps every message on disk and checks the generated login like mailpit's MP_SMTP_AUTH, and mailpit's HTTP API"
     standin_lacks = "STARTTLS and the web UI; of mailpit's API (/api/v1) only listing, reading (parsed and raw) and deleting messages"
 
     def outputs(self, svc, stack):
@@ -57,26 +57,41 @@ class Mailpit(Kind):
             "from": o["from_address"] or f"noreply@{stack.project.lower()}.test",
         }
 
+    def check(self, options):
+        # mailpit reads credentials as space-separated user:password pairs (MP_SMTP_AUTH)
+        problems = []
+        if not options["user"] or any(c.isspace() or c == ":" for c in options["user"]):
+            problems.append(("user", "must be non-empty, with no spaces and no `:`"))
+        if options["password"] is not None and (not options["password"] or any(c.isspace() for c in options["password"])):
+            problems.append(("password", "must be non-empty, with no spaces"))
+        return problems
+
+    def wanted(self, svc):
+        from devstack.services.spec import Wanted
+
+        return (Wanted(names=("mailpit",), what="mailpit", brew="mailpit", dirs=("/usr/local/bin", "/opt/homebrew/bin"),
+                       version_args=("version",), elsewhere="mailpit's install script: https://mailpit.axllent.org/docs/install/"),)
+
     def native(self, svc, stack, host):
-        from devstack.services.spec import NativeSpec, Wanted, python_env, python_module
+        from devstack.services.spec import NativeSpec, python_env, python_module
 
         o = svc.outputs
         state = svc.state_dir
-        wanted = Wanted(names=("mailpit",), what="mailpit", brew="mailpit", dirs=("/usr/local/bin", "/opt/homebrew/bin"))
-        binary = host.optional_for(svc, wanted)
+        binary = host.optional_for(svc, self.wanted(svc)[0])
         if binary:
             return NativeSpec(
                 argv=[binary, "--smtp", f"{svc.host}:{o['smtp_port']}", "--listen", f"{svc.host}:{o['http_port']}",
-                      "--database", str(state / "mailpit.db"), "--smtp-auth-accept-any", "--smtp-auth-allow-insecure"],
+                      "--database", str(state / "mailpit.db"), "--smtp-auth-allow-insecure"],
                 implementation=f"mailpit ({binary})",
+                env={"MP_SMTP_AUTH": smtp_auth(o)},  # env, not argv: argv is world-readable
                 cwd=state,
             )
         # devstack's catcher: SMTP (aiosmtpd) + the mailpit API subset, messages on disk.
         return NativeSpec(
             argv=python_module("devstack.stubs.mailcatcher", "--host", svc.host, "--smtp-port", o["smtp_port"],
-                                       "--http-port", o["http_port"], "--state-dir", state / "data"),
+                                       "--http-port", o["http_port"], "--state-dir", state / "data", "--smtp-user", o["smtp_user"]),
             implementation="devstack mail catcher (SMTP + mailpit API)",
-            env=python_env(),
+            env={**python_env(), "DEVSTACK_SMTP_PASSWORD": o["smtp_password"]},
             cwd=state,
         )
 
@@ -86,3 +101,8 @@ class Mailpit(Kind):
         o = svc.outputs
         probes.smtp_ehlo(o["smtp_host"], o["smtp_port"])
         probes.http(o["url"] + "/readyz")
+
+
+def smtp_auth(outputs) -> str:
+    """mailpit's MP_SMTP_AUTH: the one login it accepts (it then refuses mail without one)."""
+    return f"{outputs['smtp_user']}:{outputs['smtp_password']}"

@@ -22,7 +22,8 @@ class Minio(Kind):
         "access_key": Option(str, None, "access key id; generated when unset", generate="alnum:20"),
         "secret_key": Option(str, None, "secret access key; generated when unset", generate="alnum:40"),
         "region": Option(str, "us-east-1", "region the SDKs are told"),
-        "buckets": Option(list, [], "buckets created at startup (the first is `bucket`)"),
+        "buckets": Option(list, [], "buckets created at startup (the first is `bucket`): names, or "
+                          "{name: assets, public: true} to let anyone read its objects (a CDN URL)"),
         "bin": Option(str, None, "path of a minio binary for the native runtime"),
         "fallback": Option(str, "standin", "what the native runtime runs without a minio binary: devstack's "
                            "on-disk S3 stand-in, or moto's in-memory S3 server", choices=("standin", "moto")),
@@ -48,13 +49,14 @@ class Minio(Kind):
         "region": "region the SDKs are told",
         "bucket": "the first of `buckets` (empty when none)",
         "buckets": "every bucket created at startup",
+        "public_buckets": "buckets anyone may read without credentials (`public: true`)",
         "console_url": "MinIO's web console (Docker, or a minio binary)",
         "path_style": "\"true\": address buckets by path, not by host name",
     }
     docker = "quay.io/minio/minio (the Docker Hub image is gone), pinned release"
     native_binary = "a minio binary when one is installed (`bin:`, PATH)"
     standin = "devstack's S3 stand-in (python -m devstack.stubs.s3): every object on disk before its PUT is answered, real SigV4/SigV2 signature checks; `fallback: moto` runs moto's in-memory server instead"
-    standin_lacks = "versioning, object lock, bucket policies, lifecycle rules and UploadPartCopy (answered 501); no web console"
+    standin_lacks = "versioning, object lock, lifecycle rules and UploadPartCopy (answered 501); bucket policies only as far as anonymous reads (s3:GetObject); no web console"
 
     def outputs(self, svc, stack):
         o = svc.options
@@ -67,27 +69,38 @@ class Minio(Kind):
             "access_key": o["access_key"],
             "secret_key": o["secret_key"],
             "region": o["region"],
-            "bucket": o["buckets"][0] if o["buckets"] else "",
-            "buckets": o["buckets"],
+            "bucket": (bucket_names(o["buckets"]) or [""])[0],
+            "buckets": bucket_names(o["buckets"]),
+            "public_buckets": public_buckets(o["buckets"]),
             "console_url": f"http://{svc.host}:{svc.ports['console_port']}",
             "path_style": "true",
         }
 
     def external_outputs(self, svc):
-        return {**super().external_outputs(svc), "endpoint": svc.options["url"], "region": svc.options["region"], "bucket": (svc.options["buckets"] or [""])[0]}
+        return {**super().external_outputs(svc), "endpoint": svc.options["url"], "region": svc.options["region"], "bucket": (bucket_names(svc.options["buckets"]) or [""])[0]}
 
     def check(self, options):
-        bad = [b for b in options["buckets"] if not isinstance(b, str) or not re.match(r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$", b)]
-        return [("buckets", f"invalid bucket name {b!r} (3-63 lower-case letters, digits, `.` or `-`)") for b in bad]
+        problems = []
+        for entry in options["buckets"]:
+            name = entry.get("name") if isinstance(entry, dict) else entry
+            if isinstance(entry, dict) and (set(entry) - {"name", "public"} or not isinstance(entry.get("public", False), bool)):
+                problems.append(("buckets", f"bucket entry {entry!r}: only `name` and `public` (true/false) go here"))
+            if not isinstance(name, str) or not re.match(r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$", name):
+                problems.append(("buckets", f"invalid bucket name {name!r} (3-63 lower-case letters, digits, `.` or `-`)"))
+        return problems
+
+    def wanted(self, svc):
+        from devstack.services.spec import Wanted
+
+        return (Wanted(names=("minio",), what="MinIO server (minio)", brew="minio/stable/minio", dirs=("/usr/local/bin", "/opt/homebrew/bin"),
+                       elsewhere="MinIO's server binary: https://min.io/docs/minio/linux/index.html"),)
 
     def native(self, svc, stack, host):
-        from devstack.services.spec import NativeSpec, Wanted, python_env, python_module
+        from devstack.services.spec import NativeSpec, python_env, python_module
 
         o = svc.outputs
         state = svc.state_dir
-        wanted = Wanted(names=("minio",), what="MinIO server (minio)", brew="minio/stable/minio",
-                                 dirs=("/usr/local/bin", "/opt/homebrew/bin"))
-        binary = host.optional_for(svc, wanted)
+        binary = host.optional_for(svc, self.wanted(svc)[0])
         if binary:
             data = state / "data"
             return NativeSpec(
@@ -166,14 +179,35 @@ def _object_headers(obj: dict) -> dict:
     return headers
 
 
+def bucket_names(entries) -> list[str]:
+    """`buckets:` entries are names or {name, public} mappings."""
+    return [entry["name"] if isinstance(entry, dict) else entry for entry in entries]
+
+
+def public_buckets(entries) -> list[str]:
+    return [entry["name"] for entry in entries if isinstance(entry, dict) and entry.get("public")]
+
+
+def public_read_policy(bucket: str) -> str:
+    """A bucket policy letting anyone GET its objects (not list them): what `public: true` sets."""
+    import json
+
+    return json.dumps({"Version": "2012-10-17", "Statement": [
+        {"Effect": "Allow", "Principal": {"AWS": ["*"]}, "Action": ["s3:GetObject"], "Resource": [f"arn:aws:s3:::{bucket}/*"]}]})
+
+
 def create_buckets(o) -> None:
-    """The manifest's buckets, created once the server answers (idempotent)."""
+    """The manifest's buckets, created once the server answers, public ones given
+    their policy (idempotent)."""
     from devstack import probes
 
     existing = set(probes.s3_list_buckets(o["endpoint"], o["access_key"], o["secret_key"], o["region"]))
     for name in o["buckets"]:
         if name not in existing:
             _make_bucket(o, name)
+    for name in o.get("public_buckets", []):
+        _s3(o, "PUT", f"/{name}", query={"policy": ""}, body=public_read_policy(name).encode(),
+            headers={"Content-Type": "application/json"}, expect=(200, 204))
 
 
 def _list_keys(o, bucket: str) -> list[str]:

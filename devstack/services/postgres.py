@@ -27,7 +27,7 @@ class Postgres(Kind):
         "database": Option(str, None, "database the app uses; defaults to the project name"),
         "databases": Option(list, [], "extra databases to create beside `database`"),
         "bin_dir": Option(str, None, "directory holding initdb/postgres for the native runtime"),
-        "migrate": Option(str, None, "command run before SQL fixtures, with the app's env (e.g. `npx prisma migrate deploy`)"),
+        "migrate": Option(str, None, "command run before SQL fixtures, with the app's env (e.g. `npx prisma migrate deploy`)", multiline=True),
     }
     ports = {"port": Port(5432)}
     default_env = {
@@ -90,15 +90,23 @@ class Postgres(Kind):
         data_dir = "/var/lib/postgresql" if major >= 18 else "/var/lib/postgresql/data"
         return {"data_dir": data_dir, "database": self.database(svc, stack)}
 
+    def wanted(self, svc):
+        from devstack.services.spec import Wanted
+
+        major = str(svc.options["version"]).split(".")[0]
+        return (Wanted(
+            names=("initdb", "postgres"), what="PostgreSQL server (initdb, postgres)",
+            apt=f"postgresql-{major}", brew=f"postgresql@{major}", pip="pgserver",
+            dirs=PG_BIN_DIRS, pip_dirs=PG_PIP_DIRS, option="bin_dir",
+            version_of="postgres", versions=f"=={major}",
+            elsewhere="PostgreSQL's own apt repository has every supported major: https://wiki.postgresql.org/wiki/Apt"),)
+
     def native(self, svc, stack, host):
         import signal
 
-        from devstack.services.spec import InitStep, NativeSpec, Wanted, short_dir
+        from devstack.services.spec import InitStep, NativeSpec, short_dir
 
-        wanted = Wanted(
-            names=("initdb", "postgres"), what="PostgreSQL server (initdb, postgres)",
-            apt="postgresql", brew=f"postgresql@{svc.options['version']}", pip="pgserver",
-            dirs=PG_BIN_DIRS, pip_dirs=PG_PIP_DIRS, option="bin_dir")
+        wanted = self.wanted(svc)[0]
         bin_dir = host.find_dir(wanted, svc.options["bin_dir"], prefer_version=svc.options["version"])
         version_text = server_version_text(bin_dir)
         major = server_major(bin_dir, version_text)
@@ -132,6 +140,7 @@ class Postgres(Kind):
         return NativeSpec(
             argv=argv,
             implementation=f"postgres {major or '?'} ({bin_dir})",
+            version=server_version(version_text),
             env={"LC_ALL": "C", "LANG": "C"},
             user=user,
             cwd=data,
@@ -190,6 +199,12 @@ def server_version_text(bin_dir) -> str:
         return subprocess.run([str(bin_dir / "postgres"), "--version"], check=False, capture_output=True, text=True, timeout=10).stdout.strip()
     except (OSError, subprocess.TimeoutExpired):
         return ""
+
+
+def server_version(text: str) -> str:
+    """"postgres (PostgreSQL) 15.18 (Debian 15.18-0+deb12u1)" -> "15.18"; "" if none."""
+    match = re.search(r"\d+(?:\.\d+)*", text)
+    return match.group(0) if match else ""
 
 
 def server_major(bin_dir, text: str | None = None) -> str:

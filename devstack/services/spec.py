@@ -37,6 +37,11 @@ class Wanted:
     dirs: tuple[str, ...] = ()  # globs of extra dirs (newest version first after sorting)
     pip_dirs: tuple[tuple[str, str], ...] = ()  # (import name, bin dir inside the package)
     option: str = "bin"  # the manifest option that names it
+    # What `devstack doctor` asks of it (the kind knows; doctor runs and compares):
+    version_args: tuple[str, ...] = ("--version",)  # argv after the program that prints its version; () = none
+    version_of: str = ""  # which of `names` to ask (default: the first)
+    versions: str = ""  # the range the kind works with, e.g. "==15" (same major); "" = any
+    elsewhere: str = ""  # where to get it when the platform's package is missing or too old (an upstream repo)
 
 
 @dataclass
@@ -81,6 +86,7 @@ class NativeSpec:
 
     argv: list[str]
     implementation: str  # shown in status/progress, e.g. "postgres 15 (/usr/lib/postgresql/15/bin)"
+    version: str = ""  # the program's version when the kind asked it already (doctor then needs no probe)
     env: dict[str, str] = field(default_factory=dict)
     user: str | None = None  # run as this user when devstack runs as root (services that refuse root)
     cwd: Path | None = None

@@ -107,10 +107,10 @@ class Sentry(SinkStub):
 
 class EmailApi(HttpStub):
     name = "email_api"
-    summary = "SendGrid/Resend/Postmark-shaped HTTP API delivering into the local inbox"
+    summary = "SendGrid/Resend/Postmark/Mailgun-shaped HTTP API delivering into the local inbox"
     modes = ("stub", "off", "external")
     options = {
-        "provider": Option(str, "sendgrid", "API shape the app's SDK speaks", choices=("sendgrid", "resend", "postmark")),
+        "provider": Option(str, "sendgrid", "API shape the app's SDK speaks", choices=("sendgrid", "resend", "postmark", "mailgun")),
         "api_key": Option(str, None, "API key the app sends; generated when unset", generate="token:24"),
         "inbox": Option(str, "mailpit", "mailpit service that receives the mail"),
         "from_address": Option(str, None, "sender address; defaults to noreply@<project>.test"),
@@ -140,7 +140,8 @@ class EmailApi(HttpStub):
             argv=python_module("devstack.stubs.email_api", "--host", svc.host, "--port", svc.ports["port"],
                                        "--smtp-host", inbox.outputs["smtp_host"], "--smtp-port", inbox.outputs["smtp_port"]),
             implementation=f"devstack {svc.options['provider']}-shaped email API -> {inbox.name}",
-            env={**python_env(), "EMAIL_API_KEY": svc.options["api_key"]},  # env, not argv
+            env={**python_env(), "EMAIL_API_KEY": svc.options["api_key"],  # env, not argv
+                 "DEVSTACK_SMTP_USER": inbox.outputs["smtp_user"], "DEVSTACK_SMTP_PASSWORD": inbox.outputs["smtp_password"]},
             cwd=svc.state_dir,
         )
 

@@ -32,6 +32,7 @@ CREATE TABLE IF NOT EXISTS uploads (
 CREATE TABLE IF NOT EXISTS parts (
   upload TEXT NOT NULL, number INTEGER NOT NULL, blob TEXT NOT NULL, size INTEGER NOT NULL,
   etag TEXT NOT NULL, PRIMARY KEY (upload, number));
+CREATE TABLE IF NOT EXISTS policies (bucket TEXT PRIMARY KEY, policy TEXT NOT NULL);
 """
 
 
@@ -54,7 +55,7 @@ class Obj:
     size: int
     etag: str  # without quotes
     modified: float
-    meta: dict = field(default_factory=dict)  # content-type, cache-control..., "user": {x-amz-meta-*}
+    meta: dict = field(default_factory=dict)  # content-type, cache-control..., "user": {x-amz-meta-*}, "acl"
 
 
 class Body:
@@ -166,7 +167,20 @@ class Store:
             raise StoreError("BucketNotEmpty", 409, f"The bucket you tried to delete is not empty: {name}")
         for (upload,) in list(self.db.execute("SELECT id FROM uploads WHERE bucket = ?", (name,))):
             self.abort_upload(name, upload)
+        self.db.execute("DELETE FROM policies WHERE bucket = ?", (name,))
         self.db.execute("DELETE FROM buckets WHERE name = ?", (name,))
+
+    def bucket_policy(self, name: str) -> str | None:
+        self.require_bucket(name)
+        row = self.db.execute("SELECT policy FROM policies WHERE bucket = ?", (name,)).fetchone()
+        return row[0] if row else None
+
+    def set_bucket_policy(self, name: str, policy: str | None) -> None:
+        self.require_bucket(name)
+        if policy is None:
+            self.db.execute("DELETE FROM policies WHERE bucket = ?", (name,))
+        else:
+            self.db.execute("INSERT OR REPLACE INTO policies VALUES (?, ?)", (name, policy))
 
     # -- objects -----------------------------------------------------------------------
     def get(self, bucket: str, key: str) -> Obj:
@@ -191,6 +205,11 @@ class Store:
         if old and old[0] != blob:
             self._drop_blobs([old[0]])
         return obj
+
+    def set_meta(self, bucket: str, key: str, meta: dict) -> None:
+        """New metadata (an ACL) for an object, its body and ETag unchanged."""
+        self.get(bucket, key)
+        self.db.execute("UPDATE objects SET meta = ? WHERE bucket = ? AND key = ?", (json.dumps(meta), bucket, key))
 
     def copy(self, source: Obj, bucket: str, key: str, meta: dict) -> Obj:
         return self.put(bucket, key, self._link_blob(source.blob), source.size, source.etag, meta)

@@ -12,6 +12,7 @@ import logging
 import os
 import signal
 import sys
+import time
 from typing import Awaitable, Callable, Iterable
 
 from aiohttp import web
@@ -61,6 +62,78 @@ async def cors(request: web.Request, handler):
     resp.headers["Access-Control-Allow-Headers"] = request.headers.get(
         "Access-Control-Request-Headers", "*")
     return resp
+
+
+class RequestLog:
+    """The last requests a stand-in answered, for tests (devstack_stub_log):
+    GET /_devstack/requests?after=SEQ -> {"requests": [...], "last": SEQ}.
+
+    In memory only (a restart starts over); health checks are not recorded."""
+
+    KEEP = 2000
+    BODY_LIMIT = 64 * 1024
+    SKIP = ("/healthz", "/readyz", "/livez", "/_devstack/")
+
+    def __init__(self):
+        import collections
+
+        self.entries: collections.deque = collections.deque(maxlen=self.KEEP)
+        self.last = 0
+
+    @web.middleware
+    async def middleware(self, request: web.Request, handler):
+        if request.path.startswith(self.SKIP) or request.method == "OPTIONS":
+            return await handler(request)
+        raw = await request.read() if request.can_read_body else b""  # cached: the handler reads it again
+        status = 500
+        try:
+            response = await handler(request)
+            status = response.status
+            return response
+        except web.HTTPException as exc:
+            status = exc.status
+            raise
+        finally:
+            self.last += 1
+            self.entries.append({
+                "seq": self.last, "ts": time.time(), "method": request.method, "path": request.path,
+                "query": dict(request.query), "status": status, "body": _body(raw[: self.BODY_LIMIT], request.content_type),
+                # Credentials are the app's business; a test asks whether one was sent, not its value.
+                "headers": {k: ("***" if k.lower() in ("authorization", "x-postmark-server-token", "cookie") else v)
+                            for k, v in request.headers.items()},
+            })
+
+    async def read(self, request: web.Request):
+        try:
+            after = int(request.query.get("after", 0))
+            limit = int(request.query.get("limit", self.KEEP))
+        except ValueError:
+            raise web.HTTPBadRequest(text="after and limit must be integers") from None
+        found = [e for e in self.entries if e["seq"] > after][: max(limit, 0)]
+        return web.json_response({"requests": found, "last": self.last})
+
+    def install(self, app: web.Application) -> web.Application:
+        app.middlewares.append(self.middleware)
+        app.router.add_get("/_devstack/requests", self.read)
+        return app
+
+
+def _body(raw: bytes, content_type: str):
+    if not raw:
+        return None
+    if "json" in (content_type or ""):
+        try:
+            import json
+
+            return json.loads(raw)
+        except ValueError:
+            pass
+    try:
+        return raw.decode()
+    except UnicodeDecodeError:
+        import base64
+
+        return {"base64": base64.b64encode(raw).decode()}
 
 
 async def start_app(app: web.Application, host: str, port: int) -> Cleanup:

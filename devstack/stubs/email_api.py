@@ -1,19 +1,25 @@
-"""SendGrid / Resend / Postmark-shaped send API that delivers into the local inbox over SMTP.
+"""SendGrid / Resend / Postmark / Mailgun-shaped send API that delivers into the local inbox over SMTP.
 
-    EMAIL_API_KEY=... python -m devstack.stubs.email_api --port 8026 \\
-        --smtp-host 127.0.0.1 --smtp-port 1025
+    EMAIL_API_KEY=... [DEVSTACK_SMTP_USER=... DEVSTACK_SMTP_PASSWORD=...] \\
+        python -m devstack.stubs.email_api --port 8026 --smtp-host 127.0.0.1 --smtp-port 1025
+
+With DEVSTACK_SMTP_USER/PASSWORD it logs in to the inbox (mailpit with
+MP_SMTP_AUTH, devstack's catcher) before it delivers.
 
 Apps keep their provider SDK and only change the base URL:
   POST /v3/mail/send  (SendGrid v3 JSON)       -> 202
   POST /emails        (Resend)                 -> 200 {"id": ...}
   POST /email         (Postmark)               -> 200 {"MessageID": ..., "ErrorCode": 0, ...}
-Auth: `Authorization: Bearer <EMAIL_API_KEY>` or `X-Postmark-Server-Token: <EMAIL_API_KEY>`;
+  POST /v3/<domain>/messages (Mailgun, form)   -> 200 {"id": ..., "message": "Queued. Thank you."}
+Auth: `Authorization: Bearer <EMAIL_API_KEY>`, `X-Postmark-Server-Token: <EMAIL_API_KEY>` or
+Mailgun's Basic `api:<EMAIL_API_KEY>`;
 wrong or missing -> 401. If EMAIL_API_KEY is unset any non-empty key is accepted.
 Readiness: GET /healthz.
 """
 from __future__ import annotations
 
 import asyncio
+import base64
 import hmac
 import logging
 import smtplib
@@ -43,6 +49,12 @@ def _sendgrid_error(status, msg):
 def _resend_error(status, msg):
     name = {401: "missing_api_key", 422: "validation_error"}.get(status, "application_error")
     return web.json_response({"statusCode": status, "name": name, "message": msg}, status=status)
+
+
+def _mailgun_error(status, msg):
+    if status == 401:
+        return web.Response(status=401, text="Forbidden")  # what Mailgun answers
+    return web.json_response({"message": msg}, status=status)
 
 
 def _postmark_error(status, msg):
@@ -118,28 +130,47 @@ def from_postmark(d):
                      d.get("HtmlBody"), headers)]
 
 
+def from_mailgun(form):
+    """Mailgun's form fields: repeated or comma-separated recipients, `h:<Header>` headers."""
+    def every(key):
+        return [a for v in form.getall(key, []) for a in _list(str(v))]
+
+    headers = {k[2:]: str(v) for k, v in form.items() if k.startswith("h:") and k.lower() != "h:reply-to"}
+    return [_message(form.get("from"), every("to"), every("cc"), every("bcc"), every("h:Reply-To"),
+                     form.get("subject"), form.get("text"), form.get("html"), headers)]
+
+
 # --- app ----------------------------------------------------------------------------------
 
-def build_app(api_key: str | None, smtp_host: str, smtp_port: int) -> web.Application:
+def build_app(api_key: str | None, smtp_host: str, smtp_port: int, smtp_login: tuple[str, str] | None = None) -> web.Application:
     def authorized(request) -> bool:
         auth = request.headers.get("Authorization", "")
         given = auth[7:].strip() if auth[:7].lower() == "bearer " else \
             request.headers.get("X-Postmark-Server-Token", "")
+        if auth[:6].lower() == "basic ":  # Mailgun: user `api`, the key as password
+            try:
+                user, _, given = base64.b64decode(auth[6:].strip()).decode().partition(":")
+            except (ValueError, UnicodeDecodeError):
+                return False
+            if user != "api":
+                return False
         if not given:
             return False
         return api_key is None or hmac.compare_digest(given.encode(), api_key.encode())
 
     def deliver(messages):
         with smtplib.SMTP(smtp_host, smtp_port, timeout=10) as s:
+            if smtp_login:  # the inbox takes mail only after the login it was given
+                s.login(*smtp_login)
             for msg, rcpts in messages:
                 s.send_message(msg, to_addrs=rcpts)
 
-    def endpoint(parse, error, ok):
+    def endpoint(parse, error, ok, form=False):
         async def handler(request):
             if not authorized(request):
                 return error(401, "invalid or missing API key")
             try:
-                messages = parse(await request.json())
+                messages = parse(await (request.post() if form else request.json()))
             except (ValueError, KeyError, TypeError, AttributeError, BadRequest) as e:
                 return error(422 if isinstance(e, BadRequest) else 400, f"invalid payload: {e}")
             try:
@@ -165,14 +196,18 @@ def build_app(api_key: str | None, smtp_host: str, smtp_port: int) -> web.Applic
             "To": msg["To"] or "", "SubmittedAt": datetime.now(timezone.utc).isoformat(),
             "MessageID": str(uuid.uuid4()), "ErrorCode": 0, "Message": "OK"})
 
+    def mailgun_ok(messages):
+        return web.json_response({"id": make_msgid(domain="devstack.local"), "message": "Queued. Thank you."})
+
     async def healthz(request):
         return web.Response(text="ok")
 
-    app = web.Application()
+    app = _serve.RequestLog().install(web.Application())
     app.router.add_get("/healthz", healthz)
     app.router.add_post("/v3/mail/send", endpoint(from_sendgrid, _sendgrid_error, sendgrid_ok))
     app.router.add_post("/emails", endpoint(from_resend, _resend_error, resend_ok))
     app.router.add_post("/email", endpoint(from_postmark, _postmark_error, postmark_ok))
+    app.router.add_post("/v3/{domain}/messages", endpoint(from_mailgun, _mailgun_error, mailgun_ok, form=True))
     return app
 
 
@@ -186,7 +221,8 @@ def main(argv=None) -> None:
     key = _serve.env_secret("EMAIL_API_KEY")
     if key is None:
         log.warning("EMAIL_API_KEY not set: accepting any non-empty API key")
-    app = build_app(key, args.smtp_host, args.smtp_port)
+    user, password = _serve.env_secret("DEVSTACK_SMTP_USER"), _serve.env_secret("DEVSTACK_SMTP_PASSWORD")
+    app = build_app(key, args.smtp_host, args.smtp_port, (user, password) if user and password else None)
     _serve.run(lambda: _serve.start_app(app, args.host, args.port))
 
 

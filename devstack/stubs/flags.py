@@ -62,7 +62,7 @@ def build_app(config_path: str) -> web.Application:
     async def healthz(request):
         return web.Response(text="ok")
 
-    app = web.Application(middlewares=[_serve.cors])
+    app = _serve.RequestLog().install(web.Application(middlewares=[_serve.cors]))
     for path in ("/", "/config", "/config.json"):
         app.router.add_get(path, serve_config)
     app.router.add_get("/healthz", healthz)

@@ -1,9 +1,12 @@
 """Local inbox: an SMTP server that keeps every message, plus a mailpit-compatible HTTP API.
 
-    python -m devstack.stubs.mailcatcher --smtp-port 1025 --http-port 8025 --state-dir DIR
+    DEVSTACK_SMTP_PASSWORD=... python -m devstack.stubs.mailcatcher --smtp-port 1025 --http-port 8025 \
+        --state-dir DIR [--smtp-user USER]
 
-SMTP accepts any AUTH PLAIN/LOGIN without TLS (apps configured for a real provider
-still deliver). Messages are stored as DIR/messages/<ID>.eml plus an <ID>.json sidecar
+SMTP takes AUTH PLAIN/LOGIN without TLS. With a password set (devstack always sets
+the generated one), it behaves as mailpit with MP_SMTP_AUTH: a login with any other
+user or password answers 535, and MAIL before a login answers 530. Without one it
+accepts any login, or none. Messages are stored as DIR/messages/<ID>.eml plus an <ID>.json sidecar
 (envelope, time, read flag), so they survive restarts. The HTTP API is the subset of
 mailpit's /api/v1 that tests and apps use; readiness: GET /readyz.
 """
@@ -136,7 +139,24 @@ def _accept_any_auth(server, session, envelope, mechanism, auth_data):
     return AuthResult(success=True)
 
 
-async def start_smtp(inbox: Inbox, host: str, port: int):
+def _check_login(user: str, password: str):
+    """An aiosmtpd authenticator for one user: 235 for it, 535 for anything else."""
+    import hmac
+
+    def check(server, session, envelope, mechanism, auth_data):
+        from aiosmtpd.smtp import AuthResult, LoginPassword
+
+        ok = isinstance(auth_data, LoginPassword) and \
+            hmac.compare_digest(auth_data.login, user.encode()) & hmac.compare_digest(auth_data.password, password.encode())
+        if not ok:
+            log.warning("smtp login refused (%s, user %r)", mechanism, auth_data.login.decode("utf-8", "replace")
+                        if isinstance(auth_data, LoginPassword) else "?")
+        return AuthResult(success=ok, handled=False)
+
+    return check
+
+
+async def start_smtp(inbox: Inbox, host: str, port: int, user: str | None = None, password: str | None = None):
     """Bind aiosmtpd on the running loop (no controller thread); returns the asyncio server."""
     import asyncio
     from aiosmtpd.smtp import SMTP
@@ -145,9 +165,10 @@ async def start_smtp(inbox: Inbox, host: str, port: int):
     logging.getLogger("mail.log").addFilter(lambda r: "login_data is deprecated" not in r.msg)
     loop = asyncio.get_running_loop()
     handler = _Handler(inbox)
+    authenticator = _check_login(user or "", password) if password else _accept_any_auth
     return await loop.create_server(
         lambda: SMTP(handler, loop=loop, hostname="devstack-mailcatcher", enable_SMTPUTF8=True,
-                     auth_require_tls=False, authenticator=_accept_any_auth),
+                     auth_require_tls=False, authenticator=authenticator, auth_required=bool(password)),
         host, port, reuse_address=True)
 
 
@@ -302,12 +323,13 @@ def main(argv=None) -> None:
     p = _serve.arg_parser("mailcatcher", __doc__)
     p.add_argument("--smtp-port", type=int, default=1025)
     p.add_argument("--http-port", type=int, default=8025)
+    p.add_argument("--smtp-user", default="devstack", help="the one SMTP login (its password: $DEVSTACK_SMTP_PASSWORD)")
     args = p.parse_args(argv)
     _serve.setup_logging("mailcatcher")
     inbox = Inbox(_serve.state_dir(args.state_dir))
 
     async def start():
-        smtp = await start_smtp(inbox, args.host, args.smtp_port)
+        smtp = await start_smtp(inbox, args.host, args.smtp_port, args.smtp_user, _serve.env_secret("DEVSTACK_SMTP_PASSWORD"))
         log.info("smtp listening on %s:%d (%d stored messages)", args.host, args.smtp_port,
                  len(inbox.meta))
 

@@ -13,15 +13,22 @@ AWS CLI and JS SDKs:
   GetBucketVersioning (never enabled), ListMultipartUploads
 - objects: PutObject, GetObject / HeadObject (Range, conditional headers,
   response-* overrides), CopyObject, DeleteObject, DeleteObjects, ListObjects,
-  ListObjectsV2, GetObjectTagging (empty), ACL headers (accepted, ignored)
+  ListObjectsV2, GetObjectTagging (empty), object ACLs (public-read or private:
+  x-amz-acl, x-amz-grant-read, PutObjectAcl/GetObjectAcl; bucket ACLs are
+  accepted and ignored)
+- bucket policies: PutBucketPolicy, GetBucketPolicy, DeleteBucketPolicy
 - multipart: Create, UploadPart, Complete, Abort, ListParts
-- auth: SigV4 in headers (signed, unsigned and aws-chunked streaming payloads)
-  and presigned URLs; anything unsigned is refused, as MinIO does by default.
+- auth: SigV4 in headers (signed, unsigned and aws-chunked streaming payloads),
+  SigV4 and SigV2 presigned URLs (V2's may carry content-type and x-amz-*
+  in the query, as boto3 writes them). Unsigned requests may only read what
+  the app made public (a public-read object, a bucket policy allowing anyone
+  s3:GetObject or s3:ListBucket: _s3access); anything else is refused with
+  403, as MinIO does.
 - CORS: any origin (a dev site uploading from the browser), as MinIO does.
 
 Anything else answers 501 NotImplemented, naming what was asked. Chunk
 signatures of streaming uploads are not re-checked (the request's own
-signature is); versioning, object lock, policies and lifecycle are absent.
+signature is); versioning, object lock, IAM policies and lifecycle are absent.
 """
 
 from __future__ import annotations
@@ -42,6 +49,7 @@ from aiohttp import web
 
 from devstack import sigv4
 from devstack.stubs import _serve
+from devstack.stubs._s3access import acl_from_headers, acl_from_xml, check_policy, policy_decision
 from devstack.stubs._s3store import Body, Obj, Store, StoreError
 
 log = logging.getLogger("devstack.stubs.s3")
@@ -100,6 +108,11 @@ class Auth:
     def __init__(self, access_key: str, secret_key: str):
         self.access_key, self.secret_key = access_key, secret_key
 
+    @staticmethod
+    def signed(request: web.Request) -> bool:
+        header = request.headers.get("Authorization", "")
+        return bool(header) or "X-Amz-Signature" in request.query or "AWSAccessKeyId" in request.query
+
     def check(self, request: web.Request) -> str:
         """Returns the payload hash the signature covers; raises S3Error when it does not match."""
         header = request.headers.get("Authorization", "")
@@ -155,12 +168,16 @@ class Auth:
                 raise S3Error("AccessDenied", 403, "Request has expired")
         if access != self.access_key:
             raise S3Error("InvalidAccessKeyId", 403, "The Access Key Id you provided does not exist in our records.")
-        amz = "".join(f"{k}:{v.strip()}\n" for k, v in sorted((k.lower(), v) for k, v in request.headers.items() if k.lower().startswith("x-amz-")))
+        amz_headers = {k.lower(): v for k, v in request.headers.items() if k.lower().startswith("x-amz-")}
+        if not header.startswith("AWS "):
+            amz_headers = {**{k.lower(): v for k, v in q.items() if k.lower().startswith("x-amz-")}, **amz_headers}
+        amz = "".join(f"{k}:{v.strip()}\n" for k, v in sorted(amz_headers.items()))
         subresources = sorted((k, v) for k, v in q.items() if k in V2_SUBRESOURCES)
         resource = request.raw_path.split("?", 1)[0]
         if subresources:
             resource += "?" + "&".join(f"{k}={v}" if v else k for k, v in subresources)
-        to_sign = "\n".join([request.method, request.headers.get("Content-MD5", ""), request.headers.get("Content-Type", ""), when, amz + resource])
+        to_sign = "\n".join([request.method, signed_value(request, "Content-MD5") or "", signed_value(request, "Content-Type") or "",
+                             when, amz + resource])
         expected = base64.b64encode(hmac.new(self.secret_key.encode(), to_sign.encode(), "sha1").digest()).decode()
         if not hmac.compare_digest(expected, given):
             raise S3Error("SignatureDoesNotMatch", 403, "The request signature we calculated does not match the signature you provided. "
@@ -251,12 +268,26 @@ async def _receive_chunked(stream, body: Body) -> None:
         await stream.readline()  # the \r\n after the data
 
 
+def signed_value(request: web.Request, name: str) -> str | None:
+    """A header; in a SigV2 presigned URL, boto3 puts Content-Type, Content-MD5 and
+    x-amz-* in the query instead (a header the uploader sends wins, as it is what S3 reads)."""
+    value = request.headers.get(name)
+    if value is None and "AWSAccessKeyId" in request.query:
+        value = request.query.get(name.lower())
+    return value
+
+
+def request_acl(request: web.Request) -> dict:
+    """{"acl": "public-read"} when the request makes its object public, else {} (private)."""
+    return {"acl": "public-read"} if acl_from_headers(lambda name: signed_value(request, name)) == "public-read" else {}
+
+
 def stored_meta(request: web.Request) -> dict:
-    meta = {name: request.headers[name] for name in STORED_HEADERS if name in request.headers}
+    meta = {name: value for name in STORED_HEADERS if (value := signed_value(request, name)) is not None}
     meta.setdefault("content-type", "binary/octet-stream")
     user = {k.lower()[len("x-amz-meta-"):]: v for k, v in request.headers.items() if k.lower().startswith("x-amz-meta-")}
     checksums = {k.lower(): v for k, v in request.headers.items() if k.lower().startswith("x-amz-checksum-") and k.lower() != "x-amz-checksum-algorithm"}
-    return {**meta, "user": user, "checksums": checksums}
+    return {**meta, "user": user, "checksums": checksums, **request_acl(request)}
 
 
 def object_headers(obj: Obj, checksums: bool = False) -> dict:
@@ -292,6 +323,9 @@ class S3App:
                 response = web.Response(status=200)
             elif request.path in ("/minio/health/live", "/minio/health/ready"):  # MinIO's own, unauthenticated
                 response = web.Response(status=200)
+            elif not Auth.signed(request):
+                bucket, key = self.split(request)
+                response = await self.anonymous(request, bucket, key)
             else:
                 payload = self.auth.check(request)
                 bucket, key = self.split(request)
@@ -327,8 +361,9 @@ class S3App:
             self.store.get(bucket, key)
             return xml("Tagging", "<TagSet></TagSet>")
         if "acl" in q:
-            return self.acl(bucket, key, method)
-        unknown = {k for k in q if k not in ("versionId", "partNumber", "x-id", *AUTH_QUERY) and not k.startswith(("response-", "X-Amz-"))}
+            return await self.acl(request, payload, bucket, key, method)
+        unknown = {k for k in q if k not in ("versionId", "partNumber", "x-id", *AUTH_QUERY) and not k.startswith(("response-", "X-Amz-"))
+                   and not ("AWSAccessKeyId" in q and (k in ("content-type", "content-md5") or k.startswith("x-amz-")))}
         if unknown:
             raise not_implemented(f"{method} ?{'&'.join(sorted(unknown))} on objects")
         if method == "PUT":
@@ -358,6 +393,10 @@ class S3App:
             return web.Response(status=204)
         if method == "POST" and "delete" in q:
             return await self.delete_objects(request, payload, bucket)
+        if "policy" in q and method in ("PUT", "GET", "DELETE"):
+            return await self.policy(request, payload, bucket, method)
+        if "acl" in q and method == "PUT":
+            return await self.acl(request, payload, bucket, "", method)
         if method == "GET":
             if "location" in q:
                 region = self.store.bucket_region(bucket)
@@ -368,7 +407,7 @@ class S3App:
             if "uploads" in q:
                 return self.list_uploads(bucket)
             if "acl" in q:
-                return self.acl(bucket, "", method)
+                return await self.acl(request, payload, bucket, "", method)
             known = {"list-type", "prefix", "delimiter", "max-keys", "marker", "continuation-token", "start-after",
                      "encoding-type", "fetch-owner", "x-id"}
             unknown = {k for k in q if k not in known and k not in AUTH_QUERY and not k.startswith("X-Amz-")}
@@ -389,18 +428,74 @@ class S3App:
         self.store.create_bucket(bucket, match.group(1).decode() if match and match.group(1) else self.region)
         return web.Response(headers={"Location": f"/{bucket}"})
 
-    def acl(self, bucket, key, method):
-        """ACLs are accepted and ignored (apps send public-read); reading one says the owner has all rights."""
-        if key:
-            self.store.get(bucket, key)
-        else:
-            self.store.require_bucket(bucket)
+    async def acl(self, request, payload, bucket, key, method):
+        """Object ACLs are public-read or private (what anonymous reads need); bucket
+        ACLs are accepted and ignored (a bucket policy makes a bucket public)."""
+        obj = self.store.get(bucket, key) if key else self.store.require_bucket(bucket)
         if method == "PUT":
+            body = await receive(request, self.store, payload)
+            try:
+                content = body.content()
+            finally:
+                body.discard()
+            acl = acl_from_headers(request.headers.get) or (acl_from_xml(content) if content.strip() else None)
+            if key and acl:
+                meta = {k: v for k, v in obj.meta.items() if k != "acl"}
+                self.store.set_meta(bucket, key, {**meta, "acl": acl} if acl == "public-read" else meta)
             return web.Response()
         owner = "<ID>devstack</ID><DisplayName>devstack</DisplayName>"
-        grant = (f'<Grant><Grantee xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance" xsi:type="CanonicalUser">{owner}</Grantee>'
-                 "<Permission>FULL_CONTROL</Permission></Grant>")
-        return xml("AccessControlPolicy", f"<Owner>{owner}</Owner><AccessControlList>{grant}</AccessControlList>")
+        xsi = 'xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance"'
+        grants = f'<Grant><Grantee {xsi} xsi:type="CanonicalUser">{owner}</Grantee><Permission>FULL_CONTROL</Permission></Grant>'
+        if key and obj.meta.get("acl") == "public-read":
+            grants += (f'<Grant><Grantee {xsi} xsi:type="Group"><URI>http://acs.amazonaws.com/groups/global/AllUsers</URI></Grantee>'
+                       "<Permission>READ</Permission></Grant>")
+        return xml("AccessControlPolicy", f"<Owner>{owner}</Owner><AccessControlList>{grants}</AccessControlList>")
+
+    async def policy(self, request, payload, bucket, method):
+        if method == "GET":
+            policy = self.store.bucket_policy(bucket)
+            if policy is None:
+                raise S3Error("NoSuchBucketPolicy", 404, "The bucket policy does not exist")
+            return web.Response(body=policy.encode(), content_type="application/json")
+        if method == "DELETE":
+            self.store.set_bucket_policy(bucket, None)
+            return web.Response(status=204)
+        body = await receive(request, self.store, payload)
+        try:
+            text = body.content().decode("utf-8", errors="replace")
+        finally:
+            body.discard()
+        check_policy(text)
+        self.store.set_bucket_policy(bucket, text)
+        return web.Response(status=204)
+
+    async def anonymous(self, request, bucket, key):
+        """An unsigned request: only a read of what the app made public."""
+        denied = S3Error("AccessDenied", 403, "Access Denied: the request is not signed and what it asks for is not public "
+                                              "(a public-read ACL or a bucket policy makes it so; anonymous access is off otherwise, as in MinIO)")
+        if request.method not in ("GET", "HEAD") or not bucket or not self.store.has_bucket(bucket):
+            raise denied
+        policy, q = self.store.bucket_policy(bucket), request.query
+        listing = policy_decision(policy, "s3:ListBucket", f"arn:aws:s3:::{bucket}") == "Allow"
+        if not key:
+            if listing and not set(q) - {"list-type", "prefix", "delimiter", "max-keys", "marker", "continuation-token",
+                                         "start-after", "encoding-type", "fetch-owner"}:
+                return self.list_objects(bucket, q)
+            raise denied
+        if any(k not in ("versionId", "partNumber") and not k.startswith("response-") for k in q):
+            raise denied
+        decision = policy_decision(policy, "s3:GetObject", f"arn:aws:s3:::{bucket}/{key}")
+        if decision == "Deny":
+            raise denied
+        try:
+            obj = self.store.get(bucket, key)
+        except StoreError:
+            if decision == "Allow" and listing:  # S3 tells a missing key apart only to who may list
+                raise
+            raise denied from None
+        if decision == "Allow" or obj.meta.get("acl") == "public-read":
+            return await self.get_object(request, bucket, key)
+        raise denied
 
     def list_objects(self, bucket, q):
         v2 = q.get("list-type") == "2"
@@ -496,7 +591,7 @@ class S3App:
             raise S3Error("InvalidRequest", 400, "This copy request is illegal because it is trying to copy an object to itself "
                                                  "without changing the object's metadata.")
         else:
-            meta = original.meta
+            meta = {**{k: v for k, v in original.meta.items() if k != "acl"}, **request_acl(request)}  # S3 never copies an ACL
         obj = self.store.copy(original, bucket, key, meta)
         return xml("CopyObjectResult", f"<LastModified>{iso(obj.modified)}</LastModified><ETag>&quot;{obj.etag}&quot;</ETag>")
 

@@ -196,7 +196,7 @@ def build_app(state_dir: str) -> web.Application:
     async def healthz(request):
         return web.Response(text="ok")
 
-    app = web.Application(middlewares=[_serve.cors], client_max_size=64 * 1024 * 1024)
+    app = _serve.RequestLog().install(web.Application(middlewares=[_serve.cors], client_max_size=64 * 1024 * 1024))
     for name in POSTHOG_CAPTURE + POSTHOG_DECIDE:
         handler = posthog(name.rsplit("/", 1)[-1], name in POSTHOG_DECIDE)
         for path in (f"/{name}", f"/{name}/"):

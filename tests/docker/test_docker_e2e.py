@@ -223,6 +223,10 @@ def test_up_seed_write_down_up_keeps_data_then_down_volumes_leaves_nothing(docke
         pg_write(env, "written")
         redis_client(env).set("written", "yes")
         send_mail(env, "welcome")
+        with smtplib.SMTP(env["SMTP_HOST"], int(env["SMTP_PORT"]), timeout=10) as smtp:  # mailpit got the one login
+            with pytest.raises(smtplib.SMTPAuthenticationError) as refused:
+                smtp.login(env["SMTP_USER"], env["SMTP_PASSWORD"] + "x")
+            assert refused.value.smtp_code == 535
         deadline = time.monotonic() + 10
         while "welcome" not in inbox_subjects(env) and time.monotonic() < deadline:
             time.sleep(0.2)

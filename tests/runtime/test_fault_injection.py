@@ -254,6 +254,7 @@ def s3_client(outputs: dict):
 def send_mail(outputs: dict, subject: str) -> None:
     o = outputs["mail"]
     with smtplib.SMTP(o["smtp_host"], o["smtp_port"], timeout=10) as smtp:
+        smtp.login(o["smtp_user"], o["smtp_password"])
         smtp.sendmail("a@example.test", ["b@example.test"], f"Subject: {subject}\r\n\r\nhello\r\n")
 
 

@@ -70,6 +70,7 @@ def write_everything(out) -> dict:
     msg["From"], msg["To"], msg["Subject"] = "a@keeps.test", "b@example.com", "kept mail"
     msg.set_content("body")
     with smtplib.SMTP(out["mail"]["smtp_host"], out["mail"]["smtp_port"], timeout=10) as smtp:
+        smtp.login(out["mail"]["smtp_user"], out["mail"]["smtp_password"])
         smtp.send_message(msg)
     stripe.api_key, stripe.api_base = out["stripe"]["secret_key"], out["stripe"]["api_base"]
     customer = stripe.Customer.create(email="kept@example.com")

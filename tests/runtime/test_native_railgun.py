@@ -6,6 +6,7 @@ from __future__ import annotations
 import shutil
 import smtplib
 import stat
+import urllib.request
 
 from tests.conftest import ROOT
 from tests.runtime.conftest import finish, make_stack, needs_servers
@@ -29,8 +30,13 @@ def test_railgun_up_from_a_fresh_copy_with_no_docker_engine(tmp_path, devstack_h
         assert states["analytics"]["state"] == "off"
         assert "already up" in stack.cli("up", env=no_engine).stderr
         with smtplib.SMTP(env["SMTP_HOST"], int(env["SMTP_PORT"]), timeout=10) as smtp:  # a stored mail too
+            smtp.login(env["SMTP_USER"], env["SMTP_PASS"])
             smtp.sendmail(env["EMAIL_FROM"], ["someone@example.test"], "Subject: hi\r\n\r\nprivate\r\n")
         assert_private(stack)
+        # the seeded assets, as the app's pages link them: anonymous GETs under CDN_BASE_URL
+        with urllib.request.urlopen(env["CDN_BASE_URL"] + "/community-icons/synthwave.png", timeout=10) as response:
+            assert response.status == 200 and response.read() == (project / "seed/s3/railgun-assets/community-icons/synthwave.png").read_bytes()
+            assert response.headers["Content-Type"] == "image/png"
     finally:
         finish(stack)
 

@@ -16,6 +16,7 @@ import json
 import smtplib
 import subprocess
 import time
+import urllib.error
 import urllib.request
 from email.message import EmailMessage
 from pathlib import Path
@@ -37,7 +38,7 @@ services:
     kind: redis
   files:
     kind: minio
-    buckets: [uploads, avatars]
+    buckets: [uploads, {name: avatars, public: true}]
   mail:
     kind: mailpit
   stripe: {}
@@ -243,6 +244,22 @@ def test_s3_with_boto3_and_minio(stack):
     assert [o.object_name for o in mc.list_objects("uploads", recursive=True)] == ["a/b.txt"]
 
 
+def test_s3_public_bucket_serves_anonymously_private_does_not(stack):
+    import boto3
+
+    s3 = stack.out["files"]
+    assert s3["buckets"] == ["uploads", "avatars"] and s3["public_buckets"] == ["avatars"]
+    client = boto3.client("s3", endpoint_url=s3["endpoint"], aws_access_key_id=s3["access_key"],
+                          aws_secret_access_key=s3["secret_key"], region_name=s3["region"])
+    client.put_object(Bucket="avatars", Key="u/1.png", Body=b"png", ContentType="image/png")
+    client.put_object(Bucket="uploads", Key="private.txt", Body=b"mine")
+    with urllib.request.urlopen(f"{s3['endpoint']}/avatars/u/1.png", timeout=10) as response:  # a CDN_BASE_URL link
+        assert (response.status, response.read()) == (200, b"png")
+    with pytest.raises(urllib.error.HTTPError) as refused:
+        urllib.request.urlopen(f"{s3['endpoint']}/uploads/private.txt", timeout=10)
+    assert refused.value.code == 403
+
+
 def test_smtp_then_inbox_api(stack):
     mail = stack.out["mail"]
     msg = EmailMessage()
@@ -371,11 +388,11 @@ def test_logs_follow_prints_new_lines(stack):
         import os
         import select
 
-        os.set_blocking(follower.stdout.fileno(), False)
+        fd = follower.stdout.fileno()  # raw reads: a text read() of a non-blocking pipe with no data raises TypeError
         while time.monotonic() < deadline and "/healthz" not in seen:
-            select.select([follower.stdout], [], [], 0.5)
-            chunk = follower.stdout.read()
-            seen += chunk or ""
+            ready, _, _ = select.select([fd], [], [], 0.5)
+            if ready:
+                seen += os.read(fd, 65536).decode(errors="replace")
         assert "/healthz" in seen
     finally:
         follower.terminate()

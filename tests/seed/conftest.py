@@ -1,4 +1,4 @@
-"""Real postgres, redis, moto S3 and localstripe for the seeding tests (one of each per session).
+"""Real postgres, redis, moto S3 and the Stripe emulator for the seeding tests (one of each per session).
 
 Each test writes its own devstack.yaml (explicit ports and credentials matching
 these servers) and gets a StackPlan from devstack.plan.build, so the seeders
@@ -35,7 +35,7 @@ def servers(request):
     started["postgres"] = S.start_postgres()
     started["redis"] = S.start_redis()
     started["moto"] = S.start_moto()
-    started["stripe"] = S.start_localstripe()
+    started["stripe"] = S.start_stripe()
     return started
 
 

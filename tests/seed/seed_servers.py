@@ -1,4 +1,4 @@
-"""Real servers for the seeding tests and benches: postgres, redis, moto S3, localstripe.
+"""Real servers for the seeding tests and benches: postgres, redis, moto S3, the Stripe emulator.
 
 Plain functions (no pytest), so bench/ can start the same servers. Every server
 is a subprocess we started; `stop()` ends it by PID.
@@ -170,10 +170,12 @@ def start_moto() -> Server:
     return server
 
 
-def start_localstripe() -> Server:
+def start_stripe() -> Server:
+    """devstack's Stripe emulator, accepting only STRIPE_KEY."""
     work = _workdir("stripe")
     port, log = free_port(), work / "stripe.log"
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(REPO), os.environ.get("PYTHONPATH")]))}
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(REPO), os.environ.get("PYTHONPATH")])),
+           "DEVSTACK_STRIPE_SECRET_KEY": STRIPE_KEY}
     proc = subprocess.Popen([sys.executable, "-m", "devstack.stubs.stripe", "--host", "127.0.0.1", "--port", str(port),
                              "--state-dir", str(work)],
                             stdout=open(log, "wb"), stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, env=env, cwd=REPO)

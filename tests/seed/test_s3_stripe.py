@@ -1,4 +1,4 @@
-"""S3 (moto server) and Stripe (localstripe; a stateless stand-in for stripe-mock) seeding."""
+"""S3 (moto server) and Stripe (devstack's emulator; a stateless stand-in for stripe-mock) seeding."""
 
 from __future__ import annotations
 
@@ -42,6 +42,26 @@ def test_buckets_created_and_tree_uploaded_with_content_types(project):
     assert objects(s3, uploads) == {}  # created even with no fixtures
     got = objects(s3, assets)
     assert got == {"users/1.png": ("image/png", PNG), "users/2.png": ("image/png", PNG + b"2"), "syllabus.pdf": ("application/pdf", b"%PDF-1.4\n%%EOF\n")}
+    # the snapshot is not a bucket the app would see next to its own
+    mine = sorted(b["Name"] for b in s3.list_buckets()["Buckets"] if b["Name"].startswith(project.bucket))
+    assert mine == sorted([assets, uploads])
+    snapshot = project.root / ".devstack" / "seed" / "files.s3"
+    assert sorted(p.relative_to(snapshot).as_posix() for p in snapshot.rglob("*") if p.is_file()) == [
+        f"{assets}/syllabus.pdf", f"{assets}/users/1.png", f"{assets}/users/2.png"]
+
+
+def test_public_bucket_gets_an_anonymous_read_policy(project):
+    import json
+
+    public, private = project.bucket + "-cdn", project.bucket + "-private"
+    project.manifest({"files": project.service("minio", buckets=[{"name": public, "public": True}, private])})
+    project.seed()
+    s3 = project.s3()
+    policy = json.loads(s3.get_bucket_policy(Bucket=public)["Policy"])
+    assert policy["Statement"][0]["Action"] in (["s3:GetObject"], "s3:GetObject")
+    assert policy["Statement"][0]["Resource"] in ([f"arn:aws:s3:::{public}/*"], f"arn:aws:s3:::{public}/*")
+    with pytest.raises(s3.exceptions.ClientError, match="NoSuchBucketPolicy"):
+        s3.get_bucket_policy(Bucket=private)
 
 
 def test_s3_noop_then_reset_removes_junk(project):
@@ -111,6 +131,39 @@ def test_stripe_products_prices_customers_without_duplicates(project):
     assert len(project.stripe("GET", "/v1/prices", {"lookup_keys": ["test_pro_yearly"]})["data"]) == 1
     # No probe customers left behind.
     assert not [c for c in project.stripe("GET", "/v1/customers", {"limit": 100})["data"] if "devstack.invalid" in (c.get("email") or "")]
+
+
+SUBSCRIBED = STRIPE + """    subscriptions:
+      - {customer: bob-seedtest@example.com, price: test_pro_yearly, metadata: {seeded: "yes"}}
+      - {customer: alice-seedtest@example.com, items: [{price: price_test_pro_monthly, quantity: 2}], card: "4000000000000341"}
+"""
+
+
+def test_stripe_subscriptions_start_paying_and_are_not_duplicated(project):
+    project.file("seed/stripe.yaml", SUBSCRIBED)
+    project.manifest({"pay": project.service("stripe", seed=["seed/stripe.yaml"])})
+    out = project.seed()
+    assert any("2 subscriptions" in m for m in out), out
+    bob = project.stripe("GET", "/v1/customers", {"email": "bob-seedtest@example.com"})["data"][0]
+    subs = project.stripe("GET", "/v1/subscriptions", {"customer": bob["id"], "expand": ["data.latest_invoice"]})["data"]
+    assert [(s["status"], s["items"]["data"][0]["price"]["unit_amount"], s["metadata"]) for s in subs] == [("active", 4990, {"seeded": "yes"})]
+    assert subs[0]["latest_invoice"]["status"] == "paid" and subs[0]["latest_invoice"]["amount_paid"] == 4990
+    assert bob["invoice_settings"]["default_payment_method"] == subs[0]["default_payment_method"]
+    # 4000000000000341 attaches but declines: the first invoice fails and the subscription stays incomplete
+    alice = project.stripe("GET", "/v1/customers", {"email": "alice-seedtest@example.com"})["data"][0]
+    [failing] = project.stripe("GET", "/v1/subscriptions", {"customer": alice["id"], "status": "all"})["data"]
+    assert failing["status"] == "incomplete" and failing["items"]["data"][0]["quantity"] == 2
+    project.file("seed/stripe.yaml", SUBSCRIBED.replace('seeded: "yes"', 'seeded: "again"'))
+    project.seed()
+    again = project.stripe("GET", "/v1/subscriptions", {"customer": bob["id"]})["data"]
+    assert [s["id"] for s in again] == [subs[0]["id"]] and again[0]["metadata"] == {"seeded": "again"}
+
+
+def test_stripe_subscription_of_unknown_price_is_one_clear_error(project):
+    project.file("seed/stripe.yaml", STRIPE + "    subscriptions:\n      - {customer: bob-seedtest@example.com, price: nope}\n")
+    project.manifest({"pay": project.service("stripe", seed=["seed/stripe.yaml"])})
+    with pytest.raises(SeedError, match="unknown price `nope`"):
+        project.seed()
 
 
 def test_stripe_fixture_errors_name_the_line(project):

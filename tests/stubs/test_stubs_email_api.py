@@ -3,10 +3,12 @@ KEY = "SG.local-test-key"
 
 def test_provider_apis_deliver_to_inbox(start_stub, tmp_path, http, free_port):
     smtp_port, inbox_port, api_port = free_port(), free_port(), free_port()
-    start_stub("mailcatcher", "--smtp-port", smtp_port, "--http-port", inbox_port,
-               "--state-dir", tmp_path / "mail", ready=f"http://127.0.0.1:{inbox_port}/readyz")
-    proc = start_stub("email_api", "--port", api_port, "--smtp-port", smtp_port,
-                      env={"EMAIL_API_KEY": KEY}, ready=f"http://127.0.0.1:{api_port}/healthz")
+    start_stub("mailcatcher", "--smtp-port", smtp_port, "--http-port", inbox_port, "--smtp-user", "app",
+               "--state-dir", tmp_path / "mail", env={"DEVSTACK_SMTP_PASSWORD": "inboxpw"},
+               ready=f"http://127.0.0.1:{inbox_port}/readyz")
+    proc = start_stub("email_api", "--port", api_port, "--smtp-port", smtp_port,  # it logs in to the inbox as apps do
+                      env={"EMAIL_API_KEY": KEY, "DEVSTACK_SMTP_USER": "app", "DEVSTACK_SMTP_PASSWORD": "inboxpw"},
+                      ready=f"http://127.0.0.1:{api_port}/healthz")
     assert KEY not in " ".join(proc.proc.args)  # the secret never goes through argv
     base = f"http://127.0.0.1:{api_port}"
     inbox = f"http://127.0.0.1:{inbox_port}/api/v1"
@@ -67,3 +69,28 @@ def test_api_key_required(start_stub, tmp_path, http, free_port):
     r = http("POST", f"{base}/emails", json={"subject": "no from"},
              headers={"Authorization": f"Bearer {KEY}"})
     assert r.status == 422
+
+
+def test_mailgun_form_api_delivers_to_inbox(start_stub, tmp_path, http, free_port):
+    import base64
+    import urllib.parse
+
+    smtp_port, inbox_port, api_port = free_port(), free_port(), free_port()
+    start_stub("mailcatcher", "--smtp-port", smtp_port, "--http-port", inbox_port,
+               "--state-dir", tmp_path / "mail", ready=f"http://127.0.0.1:{inbox_port}/readyz")
+    start_stub("email_api", "--port", api_port, "--smtp-port", smtp_port,
+               env={"EMAIL_API_KEY": KEY}, ready=f"http://127.0.0.1:{api_port}/healthz")
+    url = f"http://127.0.0.1:{api_port}/v3/mg.app.test/messages"
+    form = urllib.parse.urlencode([("from", "App <noreply@app.test>"), ("to", "ann@example.com"), ("to", "bob@example.com"),
+                                   ("subject", "Via Mailgun"), ("text", "mailgun"), ("h:Reply-To", "help@app.test")]).encode()
+
+    def basic(user, key):
+        return {"Authorization": "Basic " + base64.b64encode(f"{user}:{key}".encode()).decode(),
+                "Content-Type": "application/x-www-form-urlencoded"}
+
+    r = http("POST", url, data=form, headers=basic("api", KEY))
+    assert r.status == 200 and r.json()["message"] == "Queued. Thank you."
+    (m,) = http("GET", f"http://127.0.0.1:{inbox_port}/api/v1/messages").json()["messages"]
+    assert m["Subject"] == "Via Mailgun" and [t["Address"] for t in m["To"]] == ["ann@example.com", "bob@example.com"]
+    assert http("POST", url, data=form, headers=basic("api", "wrong")).status == 401
+    assert http("POST", url, data=form, headers=basic("someone", KEY)).body == b"Forbidden"

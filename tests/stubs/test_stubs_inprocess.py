@@ -1,11 +1,7 @@
 """Each stub exposes build_app(...) for in-process use (no subprocess, no port)."""
 import asyncio
 
-import pytest
 from aiohttp.test_utils import TestClient, TestServer
-
-# localstripe registers plain (non-async) handlers; that is its business, not ours.
-pytestmark = pytest.mark.filterwarnings("ignore:Bare functions are deprecated:DeprecationWarning")
 
 
 def _get(app, path, headers=None):
@@ -17,7 +13,8 @@ def _get(app, path, headers=None):
 
 
 def test_build_apps_in_process(tmp_path):
-    from devstack.stubs import email_api, flags, livekit, mailcatcher, sink, stripe
+    from devstack.stubs import email_api, flags, livekit, mailcatcher, sink
+    from devstack.stubs.stripe.app import Emulator, build_app
 
     (tmp_path / "flags.json").write_text('{"a": 1}')
     assert _get(flags.build_app(str(tmp_path / "flags.json")), "/config") == (200, '{"a": 1}')
@@ -28,6 +25,6 @@ def test_build_apps_in_process(tmp_path):
     assert status == 200 and '"Subject": "hi"' in body
     assert _get(email_api.build_app("k", "127.0.0.1", 1), "/healthz")[0] == 200
     assert _get(livekit.build_app({"k": "s" * 32}, str(tmp_path)), "/") == (200, "OK")
-    status, body = _get(stripe.build_app(str(tmp_path)), "/v1/prices",
-                        headers={"Authorization": "Bearer sk_test_x"})
+    emulator = Emulator(str(tmp_path / "stripe"), "sk_test_x", "pk_test_x", "whsec_x", "http://127.0.0.1:1")
+    status, body = _get(build_app(emulator), "/v1/prices", headers={"Authorization": "Bearer sk_test_x"})
     assert status == 200 and '"object": "list"' in body

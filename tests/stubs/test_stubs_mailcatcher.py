@@ -3,9 +3,16 @@ import smtplib
 from email.message import EmailMessage
 
 
-def _start(start_stub, tmp_path, smtp_port, http_port):
+
+import pytest
+
+USER, PASSWORD = "app", "Gen3ratedPassw0rd"
+
+
+def _start(start_stub, tmp_path, smtp_port, http_port, password=PASSWORD):
     return start_stub("mailcatcher", "--smtp-port", smtp_port, "--http-port", http_port,
-                      "--state-dir", tmp_path / "mail",
+                      "--state-dir", tmp_path / "mail", "--smtp-user", USER,
+                      env={"DEVSTACK_SMTP_PASSWORD": password} if password else None,
                       ready=f"http://127.0.0.1:{http_port}/readyz")
 
 
@@ -24,7 +31,7 @@ def _send(smtp_port, subject, html=None, bcc=None, attach=False):
                            filename="invoice.pdf")
     rcpts = ["ann@example.com", "bob@example.com"] + (bcc or [])
     with smtplib.SMTP("127.0.0.1", smtp_port, timeout=10) as s:
-        s.login("anyuser", "anypassword")  # AUTH without TLS, any credentials
+        s.login(USER, PASSWORD)  # AUTH without TLS, as apps configured for a provider do
         s.send_message(msg, to_addrs=rcpts)
 
 
@@ -83,3 +90,50 @@ def test_messages_survive_restart_and_delete(start_stub, tmp_path, http, free_po
     assert http("DELETE", f"{api}/messages").status == 200
     assert http("GET", f"{api}/messages").json()["total"] == 0
     assert http("GET", f"{api}/message/latest").status == 404
+
+
+def test_smtp_login_checks_the_password_as_mailpit_does(start_stub, tmp_path, http, free_port):
+    smtp_port, http_port = free_port(), free_port()
+    proc = _start(start_stub, tmp_path, smtp_port, http_port)
+    assert PASSWORD not in " ".join(map(str, proc.proc.args))  # the secret never goes through argv
+    for mechanism in ("PLAIN", "LOGIN"):
+        for user, password in ((USER, "wrong-password"), ("someone", PASSWORD), (USER, "")):
+            with smtplib.SMTP("127.0.0.1", smtp_port, timeout=10) as s:
+                s.ehlo()
+                s.user, s.password = user, password
+                code, _ = _try_auth(s, mechanism)
+                assert code == 535, (mechanism, user, password)
+        with smtplib.SMTP("127.0.0.1", smtp_port, timeout=10) as s:
+            s.ehlo()
+            s.user, s.password = USER, PASSWORD
+            assert _try_auth(s, mechanism)[0] == 235
+            s.sendmail("shop@example.com", ["ann@example.com"], f"Subject: via {mechanism}\r\n\r\nhi\r\n")
+    with smtplib.SMTP("127.0.0.1", smtp_port, timeout=10) as s:  # no login: mailpit with MP_SMTP_AUTH refuses too
+        with pytest.raises(smtplib.SMTPSenderRefused) as refused:
+            s.sendmail("shop@example.com", ["ann@example.com"], "Subject: anonymous\r\n\r\nhi\r\n")
+        assert refused.value.smtp_code == 530
+    with smtplib.SMTP("127.0.0.1", smtp_port, timeout=10) as s:
+        with pytest.raises(smtplib.SMTPAuthenticationError) as wrong:
+            s.login(USER, "wrong-password")
+        assert wrong.value.smtp_code == 535
+    subjects = [m["Subject"] for m in http("GET", f"http://127.0.0.1:{http_port}/api/v1/messages").json()["messages"]]
+    assert subjects == ["via LOGIN", "via PLAIN"]
+
+
+def _try_auth(s: smtplib.SMTP, mechanism: str) -> tuple[int, bytes]:
+    """One AUTH exchange with `mechanism`; (code, text) of the final reply, never raising."""
+    try:
+        return s.auth(mechanism, getattr(s, f"auth_{mechanism.lower()}"))
+    except smtplib.SMTPAuthenticationError as exc:
+        return exc.smtp_code, exc.smtp_error
+
+
+def test_without_a_password_any_login_or_none_is_accepted(start_stub, tmp_path, http, free_port):
+    smtp_port, http_port = free_port(), free_port()
+    _start(start_stub, tmp_path, smtp_port, http_port, password=None)
+    with smtplib.SMTP("127.0.0.1", smtp_port, timeout=10) as s:
+        s.login("anyone", "anything")
+        s.sendmail("a@example.com", ["b@example.com"], "Subject: one\r\n\r\nhi\r\n")
+    with smtplib.SMTP("127.0.0.1", smtp_port, timeout=10) as s:
+        s.sendmail("a@example.com", ["b@example.com"], "Subject: two\r\n\r\nhi\r\n")
+    assert http("GET", f"http://127.0.0.1:{http_port}/api/v1/messages").json()["total"] == 2

@@ -118,6 +118,97 @@ def test_presigned_links_v2_and_v4(s3_server):
         assert s3.get_object(Bucket="links", Key="upload.txt")["Body"].read() == b"from the browser"
 
 
+def test_presigned_put_with_content_type_v2_and_v4(s3_server):
+    """boto3 signs ContentType into the link (V2, its default for IP endpoints, puts it in the query)."""
+    import requests
+
+    server = s3_server()
+    s3 = client(server.endpoint)
+    s3.create_bucket(Bucket="typed")
+    for n, signer in enumerate((client(server.endpoint), client(server.endpoint, signature_version="s3v4"))):
+        url = signer.generate_presigned_url("put_object", Params={"Bucket": "typed", "Key": f"a{n}.png", "ContentType": "image/png"})
+        assert requests.put(url, data=b"png", headers={"Content-Type": "image/png"}, timeout=5).status_code == 200, url
+        got = s3.get_object(Bucket="typed", Key=f"a{n}.png")
+        assert (got["ContentType"], got["Body"].read()) == ("image/png", b"png")
+        # another type than the one signed: refused, as S3 does
+        assert requests.put(url, data=b"x", headers={"Content-Type": "text/html"}, timeout=5).status_code == 403
+
+
+def test_public_read_acl_serves_anonymously_and_private_stays_403(s3_server, http):
+    server = s3_server()
+    s3 = client(server.endpoint)
+    s3.create_bucket(Bucket="cdn")
+    s3.put_object(Bucket="cdn", Key="logo.png", Body=b"logo", ContentType="image/png", ACL="public-read")
+    s3.put_object(Bucket="cdn", Key="secret.txt", Body=b"secret")
+    url = server.endpoint + "/cdn/"
+    got = http("GET", url + "logo.png")
+    assert (got.status, got.body, got.headers["Content-Type"]) == (200, b"logo", "image/png")
+    assert http("HEAD", url + "logo.png").status == 200
+    assert http("GET", url + "secret.txt").status == 403
+    assert http("GET", url + "missing.txt").status == 403  # no telling what exists
+    assert http("GET", url).status == 403  # listing is not public
+    assert http("PUT", url + "logo.png", data=b"defaced").status == 403
+    assert http("DELETE", url + "logo.png").status == 403
+
+    s3.put_object_acl(Bucket="cdn", Key="secret.txt", ACL="public-read")
+    assert http("GET", url + "secret.txt").body == b"secret"
+    grants = s3.get_object_acl(Bucket="cdn", Key="secret.txt")["Grants"]
+    assert {"Type": "Group", "URI": "http://acs.amazonaws.com/groups/global/AllUsers"} in [g["Grantee"] for g in grants]
+    s3.put_object_acl(Bucket="cdn", Key="secret.txt", ACL="private")
+    assert http("GET", url + "secret.txt").status == 403
+
+    s3.copy_object(Bucket="cdn", Key="copy.png", CopySource={"Bucket": "cdn", "Key": "logo.png"})
+    assert http("GET", url + "copy.png").status == 403  # an ACL is never copied
+    s3.copy_object(Bucket="cdn", Key="copy.png", CopySource={"Bucket": "cdn", "Key": "logo.png"}, ACL="public-read")
+    assert http("GET", url + "copy.png").status == 200
+    big = s3.create_multipart_upload(Bucket="cdn", Key="big.bin", ACL="public-read")["UploadId"]
+    part = s3.upload_part(Bucket="cdn", Key="big.bin", UploadId=big, PartNumber=1, Body=b"parts")["ETag"]
+    s3.complete_multipart_upload(Bucket="cdn", Key="big.bin", UploadId=big, MultipartUpload={"Parts": [{"PartNumber": 1, "ETag": part}]})
+    assert http("GET", url + "big.bin").body == b"parts"
+
+
+def test_bucket_policy_makes_a_bucket_public(s3_server, http):
+    import json
+
+    import requests
+
+    server = s3_server()
+    s3 = client(server.endpoint)
+    s3.create_bucket(Bucket="site")
+    s3.put_object(Bucket="site", Key="css/app.css", Body=b"body{}", ContentType="text/css")
+    url = server.endpoint + "/site/css/app.css"
+    assert requests.get(url, timeout=5).status_code == 403
+    with pytest.raises(botocore.exceptions.ClientError, match="NoSuchBucketPolicy"):
+        s3.get_bucket_policy(Bucket="site")
+    policy = json.dumps({"Version": "2012-10-17", "Statement": [
+        {"Effect": "Allow", "Principal": {"AWS": ["*"]}, "Action": ["s3:GetObject"], "Resource": ["arn:aws:s3:::site/*"]}]})
+    s3.put_bucket_policy(Bucket="site", Policy=policy)
+    assert json.loads(s3.get_bucket_policy(Bucket="site")["Policy"]) == json.loads(policy)
+    r = requests.get(url, timeout=5)
+    assert (r.status_code, r.content, r.headers["Content-Type"]) == (200, b"body{}", "text/css")
+    assert requests.get(server.endpoint + "/site/none.css", timeout=5).status_code == 403  # no s3:ListBucket
+    assert http("GET", server.endpoint + "/site").status == 403
+    assert requests.put(url, data=b"x", timeout=5).status_code == 403
+
+    # an explicit Deny wins, even over an object's public-read ACL
+    s3.put_object(Bucket="site", Key="private/key.pem", Body=b"k", ACL="public-read")
+    deny = json.loads(policy)
+    deny["Statement"].append({"Effect": "Deny", "Principal": "*", "Action": "s3:GetObject", "Resource": "arn:aws:s3:::site/private/*"})
+    s3.put_bucket_policy(Bucket="site", Policy=json.dumps(deny))
+    assert requests.get(server.endpoint + "/site/private/key.pem", timeout=5).status_code == 403
+    assert requests.get(url, timeout=5).status_code == 200
+
+    listing = {"Effect": "Allow", "Principal": "*", "Action": "s3:ListBucket", "Resource": "arn:aws:s3:::site"}
+    s3.put_bucket_policy(Bucket="site", Policy=json.dumps({**deny, "Statement": deny["Statement"] + [listing]}))
+    assert b"<Key>css/app.css</Key>" in http("GET", server.endpoint + "/site?list-type=2").body
+    assert requests.get(server.endpoint + "/site/none.css", timeout=5).status_code == 404  # who may list may know
+
+    with pytest.raises(botocore.exceptions.ClientError, match="MalformedPolicy"):
+        s3.put_bucket_policy(Bucket="site", Policy="{not json")
+    s3.delete_bucket_policy(Bucket="site")
+    assert requests.get(url, timeout=5).status_code == 403
+
+
 def test_refuses_wrong_or_missing_credentials(s3_server, http):
     server = s3_server()
     with pytest.raises(botocore.exceptions.ClientError, match="SignatureDoesNotMatch"):

@@ -5,8 +5,10 @@
                        HTTP on MP_UI_BIND_ADDR (default 0.0.0.0:8025)
     /mailpit readyz    exit 0 if http://127.0.0.1:<ui port>/readyz answers 200, else 1
 
-SMTP accepts any AUTH (PLAIN/LOGIN) without TLS and keeps messages in memory
-(MP_SMTP_AUTH_ACCEPT_ANY / MP_SMTP_AUTH_ALLOW_INSECURE are therefore always "on").
+SMTP takes AUTH PLAIN/LOGIN without TLS (MP_SMTP_AUTH_ALLOW_INSECURE is always
+"on") and keeps messages in memory. With MP_SMTP_AUTH ("user:password ...", as
+mailpit reads it) only those logins are accepted (535 otherwise) and MAIL before a
+login answers 530, as mailpit does; without it any login (or none) is accepted.
 Standard library only: the real mailpit, a Go binary, answers within
 milliseconds of starting, and so does this.
 HTTP API (a subset of mailpit's):
@@ -123,11 +125,30 @@ class Envelope:
         self.mail_from, self.rcpt_tos, self.content, self.original_content = "", [], b"", None
 
 
+def smtp_logins():
+    """MP_SMTP_AUTH's space-separated user:password pairs; None: accept any."""
+    value = os.environ.get("MP_SMTP_AUTH", "").split()
+    return {user: password for user, _, password in (pair.partition(":") for pair in value)} if value else None
+
+
 def make_smtp_handler(store):
-    """Just enough SMTP for apps and tests (EHLO, AUTH accepted as any, MAIL, RCPT,
+    """Just enough SMTP for apps and tests (EHLO, AUTH PLAIN/LOGIN, MAIL, RCPT,
     DATA, RSET, NOOP, QUIT) on the standard library: like the real mailpit, the
     stand-in answers within milliseconds of starting."""
+    import base64
+    import hmac
     import socketserver
+
+    logins = smtp_logins()
+
+    def accepted(user, password):
+        return logins is None or (user in logins and hmac.compare_digest(logins[user].encode(), password.encode()))
+
+    def b64(line):
+        try:
+            return base64.b64decode(line.strip(), validate=True).decode("utf-8", "replace")
+        except ValueError:
+            return None
 
     class Smtp(socketserver.StreamRequestHandler):
         def reply(self, line):
@@ -135,6 +156,7 @@ def make_smtp_handler(store):
 
         def handle(self):
             envelope = Envelope()
+            authenticated = False
             self.reply("220 mailpit ESMTP stand-in")
             while True:
                 raw = self.rfile.readline(65536)
@@ -150,14 +172,28 @@ def make_smtp_handler(store):
                 elif verb == "AUTH":
                     mechanism, _, initial = arg.partition(" ")
                     if mechanism.upper() == "LOGIN":
-                        self.reply("334 VXNlcm5hbWU6")
-                        self.rfile.readline()
+                        user = b64(initial) if initial else None
+                        if user is None:
+                            self.reply("334 VXNlcm5hbWU6")
+                            user = b64(self.rfile.readline().decode("utf-8", "replace"))
                         self.reply("334 UGFzc3dvcmQ6")
-                        self.rfile.readline()
-                    elif not initial:
-                        self.reply("334 ")
-                        self.rfile.readline()
-                    self.reply("235 2.7.0 Authentication successful")
+                        password = b64(self.rfile.readline().decode("utf-8", "replace"))
+                    elif mechanism.upper() == "PLAIN":
+                        if not initial:
+                            self.reply("334 ")
+                            initial = self.rfile.readline().decode("utf-8", "replace")
+                        parts = (b64(initial) or "").split("\0")
+                        user, password = (parts[1], parts[2]) if len(parts) == 3 else (None, None)
+                    else:
+                        self.reply("504 5.5.4 Unrecognized authentication type")
+                        continue
+                    if user is not None and password is not None and accepted(user, password):
+                        authenticated = True
+                        self.reply("235 2.7.0 Authentication successful")
+                    else:
+                        self.reply("535 5.7.8 Authentication credentials invalid")
+                elif verb == "MAIL" and logins is not None and not authenticated:
+                    self.reply("530 5.7.0 Authentication required")
                 elif verb == "MAIL":
                     envelope = Envelope()
                     envelope.mail_from = arg.partition(":")[2].strip().split(" ")[0].strip("<>")
