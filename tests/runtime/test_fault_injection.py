@@ -288,8 +288,9 @@ def test_a_full_disk_under_a_running_stack_gives_one_error_and_down_still_stops_
     send_mail(outputs, "before")
 
     filler = fill(stack.state)
-    for args in (("up",), ("seed",), ("render",)):
+    for args in (("up",), ("seed",)):
         assert_one_clear_error(stack.cli(*args, check=False), stack.state, "no space left")
+    assert "wrote .env" in stack.cli("render").stderr  # it writes nothing on that disk
     # The stand-ins refuse what they cannot store, and keep nothing half-written.
     with pytest.raises(smtplib.SMTPDataError) as refused:
         send_mail(outputs, "during")
@@ -321,11 +322,13 @@ def test_a_read_only_state_dir_gives_one_error_and_down_still_stops_the_stack(mo
     stack = make(native_stack)
     stack.cli("up")
     data_dirs = stack.data_root_dirs()
-    # chmod does not stop root: a read-only bind mount of the state dir does.
-    mounts("--bind", str(stack.state), target=stack.state)
-    subprocess.run(["mount", "-o", "remount,bind,ro", str(stack.state)], check=True)
-    for args in (("up",), ("seed",), ("render",)):
+    # chmod does not stop root: a read-only bind mount does. The whole project
+    # (its state dir and .env), so `render` has something to fail on too.
+    mounts("--bind", str(stack.root), target=stack.root)
+    subprocess.run(["mount", "-o", "remount,bind,ro", str(stack.root)], check=True)
+    for args in (("up",), ("seed",)):
         assert_one_clear_error(stack.cli(*args, check=False), stack.state, "read-only")
+    assert_one_clear_error(stack.cli("render", check=False), stack.root / ".env", "read-only")
 
     result = stack.cli("down", check=False)
     assert result.returncode == 0, result.stderr
@@ -333,6 +336,6 @@ def test_a_read_only_state_dir_gives_one_error_and_down_still_stops_the_stack(mo
     assert_nothing_left(stack, data_dirs)
     assert_one_clear_error(stack.cli("down", "--volumes", check=False), stack.state, "read-only")  # data kept, said why
 
-    subprocess.run(["mount", "-o", "remount,bind,rw", str(stack.state)], check=True)
+    subprocess.run(["mount", "-o", "remount,bind,rw", str(stack.root)], check=True)
     stack.cli("up")  # the pid files left behind name dead processes: started again
     assert_seeded(stack)
