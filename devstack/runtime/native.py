@@ -77,10 +77,7 @@ class NativeRuntime(Runtime):
 
     def _strays(self, plan: StackPlan, running: list[PidFile]) -> list[process.Marked]:
         """Processes with the project's mark that no live pid file accounts for."""
-        table = process._proc_table()
-        ours: set[int] = set()
-        for rec in running:
-            ours.update(process.members(rec.pid, table))
+        ours = process.members_of([rec.pid for rec in running])
         return [m for m in process.marked_processes(plan.state_dir) if m.pid not in ours]
 
     def _stop_marked(self, plan: StackPlan, strays: list[process.Marked]) -> list[int]:

@@ -550,6 +550,12 @@ def members(leader: int, table: dict | None = None) -> dict[int, str]:
     return found
 
 
+def members_of(leaders: list[int]) -> set[int]:
+    """Every live process of these services (see members)."""
+    table = _proc_table()
+    return {pid for leader in leaders for pid in members(leader, table)}
+
+
 def still_running(procs: dict[int, str]) -> dict[int, str]:
     return {pid: start for pid, start in procs.items() if _proc_start_time(pid) == start}
 
@@ -690,9 +696,7 @@ def stop_project(state_dir: Path, timeout: float = 10.0) -> list[int]:
         rec = PidFile.read(path)
         if rec is not None and rec.leader_alive():
             found[rec.pid] = (rec.start_time or _proc_start_time(rec.pid) or "", rec.stop_signal)
-    recorded = [pid for pid in found]
-    table = _proc_table()
-    covered = {member for pid in recorded for member in members(pid, table)}
+    covered = members_of(list(found))
     for marked in marked_processes(state_dir):
         if marked.pid not in covered:
             found.setdefault(marked.pid, (marked.start, signal.SIGTERM))
