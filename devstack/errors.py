@@ -81,3 +81,14 @@ class ServiceFailed(UserError):
     """A service did not start or never became ready."""
 
     exit_code = 1
+
+
+class NotWritable(UserError):
+    """devstack could not write its state (a read-only file system, a full disk,
+    no permission): names the path and the fix. `path` and `errno` are kept for
+    callers that check (doctor)."""
+
+    def __init__(self, path, errno: int | None, message: str, hint: str):
+        super().__init__(message, hint)
+        self.path = str(path)
+        self.errno = errno

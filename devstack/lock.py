@@ -4,6 +4,7 @@ one around generating and saving credentials and ports (.devstack/state.lock).""
 from __future__ import annotations
 
 import fcntl
+import os
 import time
 from contextlib import contextmanager
 from pathlib import Path
@@ -18,10 +19,38 @@ def make_state_dir(state_dir: Path) -> None:
     private_dir(state_dir)
 
 
+def _open_lock(path: Path, read_only_ok: bool):
+    """The lock file, opened read-only (flock needs no write access, so an
+    existing lock still works on a read-only file system). None when it cannot
+    be made and read_only_ok: `down` still stops a stack it cannot write to."""
+    from devstack.fsutil import is_state_error, not_writable
+
+    try:
+        make_state_dir(path.parent)
+        fd = os.open(path, os.O_RDONLY | os.O_CREAT | os.O_CLOEXEC, 0o600)
+    except OSError as exc:
+        if read_only_ok and is_state_error(exc):
+            return None
+        raise not_writable(exc, path) from None
+    except UserError:
+        if read_only_ok:
+            return None
+        raise
+    try:
+        if os.fstat(fd).st_mode & 0o077:  # made 0644 by an older devstack
+            os.fchmod(fd, 0o600)
+    except OSError:
+        pass  # a read-only file system: the lock works all the same
+    return os.fdopen(fd)
+
+
 @contextmanager
-def project_lock(state_dir: Path, wait: float = 120.0, on_wait=None, name: str = "lock"):
-    make_state_dir(state_dir)
-    with open(state_dir / name, "w") as handle:
+def project_lock(state_dir: Path, wait: float = 120.0, on_wait=None, name: str = "lock", read_only_ok: bool = False):
+    handle = _open_lock(state_dir / name, read_only_ok)
+    if handle is None:  # nothing can be written there; nothing can race on it either
+        yield
+        return
+    with handle:
         deadline = time.monotonic() + wait
         told = False
         while True:

@@ -35,7 +35,11 @@ def _up(app: Project, progress, seed: bool, started_at: float) -> UpResult:
     forkserver.prestart(app.manifest)  # its import overlaps the planning below
     rt = runtime.select(app.requested_runtime(), app)
     with project_lock(app.manifest.state_dir, on_wait=progress):
+        from devstack.fsutil import check_writable
+
+        check_writable(app.manifest.state_dir)  # a read-only or full state dir: one error, before anything starts
         current = app.plan(host=rt.public_host())
+        rt.recover(current, progress)  # what a killed `up` left running holds ports and lock files
         to_start = {s.name for s in current.running()} - rt.running_services(current)
         plan, jobs = _plan_for_up(app, rt, to_start, seed, progress)
         progress(f"devstack: {plan.project} on {rt.name} ({rt.where()})")
@@ -83,7 +87,8 @@ def down(app: Project, progress, volumes: bool = False) -> None:
 
     try:
         rt = runtime.select(app.requested_runtime(), app)
-        with project_lock(app.manifest.state_dir, on_wait=progress):
+        # read_only_ok: a stack whose state dir cannot be written is still stopped
+        with project_lock(app.manifest.state_dir, on_wait=progress, read_only_ok=True):
             plan = app.plan(host=rt.public_host(), persist=False)  # a never-started project gets no new state
             rt.down(plan, volumes, progress)
             if volumes:
@@ -111,7 +116,7 @@ def down_recorded(app: Project, problems, progress, volumes: bool = False) -> No
     if not recorded.state_dir.is_dir():
         progress("nothing recorded: this project was never started here")
         return
-    with project_lock(recorded.state_dir, on_wait=progress):
+    with project_lock(recorded.state_dir, on_wait=progress, read_only_ok=True):
         progress("stopping what `up` recorded (the manifest cannot be read)")
         NativeRuntime().down(recorded, False, progress)  # every pid file, stand-ins of a docker stack too
         if (recorded.state_dir / STATE_FILE).exists():

@@ -96,7 +96,7 @@ class PortBook:
             registry = _live_projects(before)
             yield registry
             if registry != before:
-                write_private(self.registry_path, json.dumps(registry, indent=1, sort_keys=True) + "\n", 0o644)
+                write_private(self.registry_path, json.dumps(registry, indent=1, sort_keys=True) + "\n")
 
     def assign(self, requests: list[tuple[str, int, int, str, int | None]], recheck: set[str] | None = None,
                move: set[str] | None = None) -> dict[str, int]:
@@ -133,7 +133,7 @@ class PortBook:
                 for p in range(port, port + count):
                     registry[str(p)] = {"root": self.root, "key": key}
         if self.changed and self.persist:
-            write_private(self.path, json.dumps(self.local, indent=1, sort_keys=True) + "\n", 0o644)
+            write_private(self.path, json.dumps(self.local, indent=1, sort_keys=True) + "\n")
         return result
 
     def _choose(self, key, well_known, count, protocol, avoid, recheck, others, forced: bool = False) -> int:

@@ -113,6 +113,15 @@ def main(argv=None) -> None:
     except UserError as exc:
         print(exc.render(), file=sys.stderr)
         sys.exit(exc.exit_code)
+    except OSError as exc:
+        from devstack.fsutil import is_disk_error, not_writable
+
+        if not is_disk_error(exc):
+            raise
+        # A write no caller turned into NotWritable: still one clear line, not a traceback.
+        error = not_writable(exc)
+        print(error.render(), file=sys.stderr)
+        sys.exit(error.exit_code)
     except click.exceptions.Abort:
         print("aborted", file=sys.stderr)
         sys.exit(130)

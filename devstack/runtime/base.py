@@ -46,6 +46,10 @@ class Runtime:
         """Names of services whose processes/containers are up now."""
         raise NotImplementedError
 
+    def recover(self, plan: StackPlan, progress: Progress) -> None:
+        """Before `up` plans its ports: stop (or adopt) what an interrupted
+        earlier run left running without a record."""
+
     def up(self, plan: StackPlan, progress: Progress) -> list[str]:
         """Start what is not running and wait until every service is ready.
 

@@ -273,6 +273,11 @@ class DockerRuntime(Runtime):
             names |= stubs.running_services(plan)
         return names
 
+    def recover(self, plan: StackPlan, progress) -> None:
+        stubs = self._stubs(plan)  # the stand-ins are host processes: the same leftovers
+        if stubs is not None:
+            stubs.recover(plan, progress)
+
     # -- up ----------------------------------------------------------------------------
     def up(self, plan: StackPlan, progress: Progress) -> list[str]:
         services = [s for s in plan.services.values() if s.in_container]
@@ -480,15 +485,25 @@ class DockerRuntime(Runtime):
     def down(self, plan: StackPlan, volumes: bool, progress: Progress) -> None:
         from devstack import render
 
+        from devstack.errors import NotWritable
+
         stubs = self._stubs(plan)
         if stubs is not None:
             stubs.down(plan, volumes, progress)
         if plan.services:  # none: `down` from what `up` recorded (a broken manifest): that compose file as it is
-            render.write_compose(plan, bind=self.bind_address())
+            try:
+                render.write_compose(plan, bind=self.bind_address())
+            except NotWritable:
+                if not plan.compose_file.exists():
+                    raise
+                # A read-only or full state dir: stop with the file the stack was started from.
         client = self.client(plan)
         self._run("stop the stack", lambda: client.compose.down(volumes=volumes, remove_orphans=True, timeout=10, quiet=True), plan)
         self._remove_leftovers(plan, volumes)
-        self._save_state(plan, None)
+        try:
+            self._save_state(plan, None)
+        except OSError:
+            pass  # read-only: the record of the last `up` stays; it names a digest, nothing that runs
 
     def _remove_leftovers(self, plan: StackPlan, volumes: bool) -> None:
         """What of the project the current file no longer names: networks (e.g. the
@@ -575,7 +590,7 @@ class DockerRuntime(Runtime):
             return
         from devstack.fsutil import write_private
 
-        write_private(path, json.dumps(state, indent=1) + "\n", 0o644)
+        write_private(path, json.dumps(state, indent=1) + "\n")
 
 
 # -- readiness plumbing ------------------------------------------------------------------

@@ -15,6 +15,13 @@ Protocol (one JSON object per line): the runtime writes
 {"module", "args", "env", "cwd", "log"}; the helper answers {"pid"} or
 {"error"}. EOF on stdin ends the helper.
 
+The helper never outlives the `up` that started it: the kernel kills it when
+its parent dies (PR_SET_PDEATHSIG), and it checks its parent before each
+fork, so a request still queued in the pipe when `up` was killed is never
+served. It runs with the project's mark in its environment,
+which its children show in /proc too (devstack/runtime/marks.py): a child forked just before `up` died,
+with no pid file yet, is found by `down` and by the next `up`.
+
 `up` starts the helper before it plans (prestart), when the manifest names
 two or more services that run as stand-ins without a binary: its import then
 overlaps devstack's own work. The runtime claims it, or it is killed unused.
@@ -32,6 +39,8 @@ import threading
 
 PRELOAD = "devstack.stubs._serve"
 PREFIX = "devstack.stubs."
+PARENT_ENV = "DEVSTACK_FORKSERVER_PARENT"  # the pid of the `up` it serves
+PR_SET_NAME, PR_SET_PDEATHSIG = 15, 1
 
 
 def enabled() -> bool:
@@ -56,14 +65,16 @@ def prestart(manifest) -> None:
     likely = [s for s in manifest.services.values()
               if s.mode == "stub" or (s.mode == "run" and catalog.get(s.kind).standin_when_no_binary)]
     if enabled() and _early is None and len(likely) >= 2:
-        _early = ForkServer(helper_env())
+        _early = ForkServer(helper_env(manifest.state_dir))
 
 
-def helper_env() -> dict:
-    """The helper's env: its children's imports must find devstack (a source checkout too)."""
+def helper_env(state_dir) -> dict:
+    """The helper's env: its children's imports must find devstack (a source
+    checkout too), and it carries the project's mark (see the module's doc)."""
+    from devstack.runtime.marks import marked_env
     from devstack.services.spec import python_env
 
-    return {**os.environ, **python_env()}
+    return {**marked_env({**os.environ, **python_env()}, state_dir), PARENT_ENV: str(os.getpid())}
 
 
 def claim() -> ForkServer | None:
@@ -81,7 +92,10 @@ def discard() -> None:
 
 
 class ForkServer:
-    """The runtime's side: start the helper, ask it for children, close it."""
+    """The runtime's side: start the helper, ask it for children, close it.
+
+    Start it from a thread that lives as long as the `up` (the main thread):
+    the kernel's parent-death signal follows the thread that forked it."""
 
     def __init__(self, env: dict):
         self.proc = subprocess.Popen([sys.executable, "-m", "devstack.runtime.forkserver"], stdin=subprocess.PIPE,
@@ -139,7 +153,8 @@ def _child(request: dict) -> None:
     try:
         signal.signal(signal.SIGCHLD, signal.SIG_DFL)
         os.setsid()
-        log = os.open(request["log"], os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+        os.umask(0o077)  # like every process devstack starts: what it writes is 0600
+        log = os.open(request["log"], os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
         null = os.open(os.devnull, os.O_RDONLY)
         os.dup2(null, 0)
         os.dup2(log, 1)
@@ -177,15 +192,35 @@ def _set_name(name: str) -> None:
         import ctypes
 
         libc = ctypes.CDLL(None)
-        libc.prctl(15, f"ds-{name}"[:15].encode(), 0, 0, 0)  # PR_SET_NAME
+        libc.prctl(PR_SET_NAME, f"ds-{name}"[:15].encode(), 0, 0, 0)
     except (OSError, AttributeError):
         pass
+
+
+def _die_with_parent() -> None:
+    """SIGKILL when the `up` that started us dies; exit now if it already has."""
+    import signal
+
+    try:
+        import ctypes
+
+        ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
+    except (OSError, AttributeError):
+        pass  # not Linux: the parent check before each fork remains
+    _exit_if_orphaned()
+
+
+def _exit_if_orphaned() -> None:
+    parent = os.environ.get(PARENT_ENV)
+    if parent and os.getppid() != int(parent):
+        os._exit(0)
 
 
 def serve() -> None:
     import importlib
     import signal
 
+    _die_with_parent()
     signal.signal(signal.SIGCHLD, signal.SIG_IGN)  # children are not ours to wait for
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     importlib.import_module(PRELOAD)
@@ -193,6 +228,7 @@ def serve() -> None:
     for line in sys.stdin:
         if not line.strip():
             continue
+        _exit_if_orphaned()  # never fork for an `up` that is gone
         request = json.loads(line)
         try:
             pid = os.fork()

@@ -59,6 +59,34 @@ class NativeRuntime(Runtime):
     def running_services(self, plan: StackPlan) -> set[str]:
         return {s.name for s in self.managed(plan) if (r := self.record(s)) and r.leader_alive()}
 
+    # -- leftovers of a killed run -------------------------------------------------
+    def recover(self, plan: StackPlan, progress: Progress) -> None:
+        """Stop what an interrupted `up` left running unrecorded (a server
+        spawned just before it was killed, no pid file yet): found by the
+        project's mark, so it holds no port and no lock file the next start
+        needs. Only when some service is not running by its pid file: with
+        every one running, nothing of ours can be unrecorded."""
+        records = [self.record(s) for s in self.managed(plan)]
+        if all(r is not None and r.leader_alive() for r in records):
+            return
+        strays = self._strays(plan, [r for r in records if r is not None and r.leader_alive()])
+        if strays:
+            names = sorted({m.service or f"pid {m.pid}" for m in strays})
+            progress(f"  stopping what an interrupted devstack left running: {', '.join(names)}")
+            self._stop_marked(plan, strays)
+
+    def _strays(self, plan: StackPlan, running: list[PidFile]) -> list[process.Marked]:
+        """Processes with the project's mark that no live pid file accounts for."""
+        ours = process.members_of([rec.pid for rec in running])
+        return [m for m in process.marked_processes(plan.state_dir) if m.pid not in ours]
+
+    def _stop_marked(self, plan: StackPlan, strays: list[process.Marked]) -> list[int]:
+        signals = {}
+        for name in {m.service for m in strays if m.service in plan.services}:
+            spec = _spec_or_none(plan.services[name], plan)
+            signals[name] = spec.stop_signal if spec else 15
+        return process.stop_processes({m.pid: (m.start, signals.get(m.service, 15)) for m in strays}, timeout=STOP_TIMEOUT)
+
     # -- up -------------------------------------------------------------------------
     def up(self, plan: StackPlan, progress: Progress) -> list[str]:
         services = self.managed(plan)
@@ -91,7 +119,7 @@ class NativeRuntime(Runtime):
         specs = native_specs(to_start, plan)  # missing binaries fail here, every one together, before anything starts
         # One pipeline per service, all in parallel: spawn (with init steps such
         # as initdb), bootstrap, then the kind's readiness probe.
-        launcher = _launcher(specs.values())
+        launcher = _launcher(specs.values(), plan.state_dir)
         first = sorted(to_start, key=lambda svc: not specs[svc.name].start_first)  # the slowest is spawned first
         launches = {svc.name: _Launch(svc, specs[svc.name], self, progress, launcher) for svc in first}
         waiting = [launch.plan_view() for launch in launches.values()] + not_answering
@@ -157,12 +185,24 @@ class NativeRuntime(Runtime):
         orphans = [] if self.stubs_only else self._orphans(plan)
         if orphans:
             stopped += self._stop_records(orphans, {})
+        # However an `up` died, what it started carries the project's mark.
+        strays = self._strays(plan, [])
+        if strays:
+            stopped += sorted({m.service or f"pid {m.pid}" for m in strays} - set(stopped))
+            still = self._stop_marked(plan, strays)
+            if still:
+                raise ServiceFailed(f"could not stop processes {', '.join(map(str, still))} of this project",
+                                    "they may belong to another user; `ps -o pid,user,args -p PID` shows who runs them")
         if stopped:
             progress(f"  stopped {', '.join(stopped)}")
         left = self._left(services)
         if left:
             raise ServiceFailed(f"could not stop {', '.join(left)}", "check `devstack status`; the processes may belong to another user")
         if volumes:
+            from devstack.fsutil import check_writable
+
+            if plan.state_dir.is_dir():
+                check_writable(plan.state_dir)  # the processes are stopped; say why the data stays
             for svc in services:
                 spec = specs.get(svc.name)
                 for path in (spec.all_volumes() if spec else []):
@@ -281,7 +321,7 @@ class NativeRuntime(Runtime):
 # -- helpers ------------------------------------------------------------------------------
 
 
-def _launcher(specs):
+def _launcher(specs, state_dir):
     """The pre-warmed helper for devstack's stand-ins, when two or more start now."""
     from devstack.runtime import forkserver
 
@@ -290,7 +330,7 @@ def _launcher(specs):
         if early is not None:
             early.kill()
         return None
-    return early or forkserver.ForkServer(forkserver.helper_env())
+    return early or forkserver.ForkServer(forkserver.helper_env(state_dir))
 
 
 def native_specs(services: list[ServicePlan], plan: StackPlan) -> dict[str, NativeSpec]:

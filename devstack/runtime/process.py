@@ -24,6 +24,7 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from devstack.runtime.marks import OWNER_ENV, SERVICE_ENV, marked_env, owner_mark
 from devstack.services.spec import DataDir, NativeSpec
 
 LOG_ROTATE = 10 * 1024 * 1024
@@ -98,8 +99,10 @@ def data_dir(svc_state: Path, project_key: str, service: str, user: str | None) 
 def place_data(data: DataDir, ids: tuple[int, int] | None) -> None:
     """Make what data_dir described: the dir (owned by the server's user), its link, the marker."""
     if data.marker is not None and not data.marker[0].exists():
-        data.marker[0].parent.mkdir(parents=True, exist_ok=True)
-        data.marker[0].write_text(data.marker[1])
+        from devstack.fsutil import write_private
+
+        _traversable(data.marker[0].parent)
+        write_private(data.marker[0], data.marker[1])
     prepare_path(data.path, ids)
     link = data.link
     if link is not None:
@@ -122,18 +125,38 @@ def shared_cache_dir(user: str | None) -> Path:
 
 def prepare_path(path: Path, ids: tuple[int, int] | None, mode: int = 0o700) -> None:
     """mkdir -p; the last component is owned by ids (parents made traversable)."""
-    path.mkdir(parents=True, exist_ok=True)
-    if ids is not None:
-        # Parents we create under the data root must be traversable by the user.
-        parent = path.parent
-        while parent != parent.parent and str(parent).startswith(str(data_root())):
+    from devstack.fsutil import writing
+
+    with writing(path):
+        if ids is not None:
+            _traversable(path.parent)
+        path.mkdir(mode=0o700, parents=True, exist_ok=True)
+        if ids is not None:
+            os.chown(path, *ids)
+        os.chmod(path, mode)
+
+
+def _traversable(directory: Path) -> None:
+    """The dirs from the data root down to `directory`, made: 0711, so the
+    server's user passes through them to its own data dir (0700) but nobody
+    lists or reads them. The data root itself, when it is not ours (a
+    DEVSTACK_DATA_ROOT such as /tmp), only gains the x bits."""
+    root = data_root()
+    if directory != root and root not in directory.parents:
+        directory.mkdir(mode=0o700, parents=True, exist_ok=True)
+        return
+    for path in [*reversed([p for p in directory.parents if p == root or root in p.parents]), directory]:
+        made = not path.exists()
+        if made:
+            path.mkdir(mode=0o700, exist_ok=True)
+        mode = os.stat(path).st_mode & 0o7777
+        ours = path != root or made or str(root) == DEFAULT_DATA_ROOT
+        want = 0o711 if ours else mode | 0o111
+        if mode != want:
             try:
-                os.chmod(parent, os.stat(parent).st_mode | 0o711)
-            except OSError:
-                break
-            parent = parent.parent
-        os.chown(path, *ids)
-    os.chmod(path, mode)
+                os.chmod(path, want)
+            except PermissionError:
+                pass  # another user's dir: leave it
 
 
 # -- process identity ---------------------------------------------------------------
@@ -210,6 +233,7 @@ class PidFile:
     started_at: float = 0.0
     log_offset: int = 0
     ports: dict = field(default_factory=dict)  # the ports it was started with
+    stop_signal: int = signal.SIGTERM  # the kind's, so it can be stopped without its spec
 
     @classmethod
     def read(cls, path: Path) -> PidFile | None:
@@ -217,7 +241,7 @@ class PidFile:
             data = json.loads(path.read_text())
             return cls(path, int(data["pid"]), data.get("start_time"), list(data.get("argv", [])),
                        data.get("implementation", ""), float(data.get("started_at", 0)), int(data.get("log_offset", 0)),
-                       dict(data.get("ports") or {}))
+                       dict(data.get("ports") or {}), int(data.get("stop_signal", signal.SIGTERM)))
         except FileNotFoundError:
             return None
         except (ValueError, KeyError, TypeError, OSError):
@@ -230,13 +254,20 @@ class PidFile:
         write_private(self.path, json.dumps({
             "pid": self.pid, "start_time": self.start_time, "argv": self.argv,
             "implementation": self.implementation, "started_at": self.started_at,
-            "log_offset": self.log_offset, "ports": self.ports}, indent=1) + "\n", 0o644)
+            "log_offset": self.log_offset, "ports": self.ports, "stop_signal": int(self.stop_signal)}, indent=1) + "\n")
 
     def remove(self) -> None:
+        """Forget the process (it is stopped). On a read-only state dir the file
+        stays: harmless, its fingerprint no longer matches a live process."""
         try:
             self.path.unlink()
         except FileNotFoundError:
             pass
+        except OSError as exc:
+            from devstack.fsutil import is_state_error
+
+            if not is_state_error(exc):
+                raise
 
     def leader_alive(self) -> bool:
         """The recorded process still runs and is the same one (not a reused PID)."""
@@ -287,15 +318,40 @@ class SpawnError(Exception):
 
 def open_log(path: Path) -> tuple[object, int]:
     """Open the service log for appending (rotating a big one); returns (file, offset)."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    try:
-        if path.stat().st_size > LOG_ROTATE:
-            os.replace(path, path.with_name(path.name + ".1"))
-    except FileNotFoundError:
-        pass
-    handle = open(path, "ab", buffering=0)  # noqa: SIM115 - the caller closes it
-    offset = handle.tell()
-    return handle, offset
+    from devstack.fsutil import open_private, private_dir, writing
+
+    private_dir(path.parent)
+    with writing(path):
+        try:
+            if path.stat().st_size > LOG_ROTATE:
+                os.replace(path, path.with_name(path.name + ".1"))
+        except FileNotFoundError:
+            pass
+    handle = _LogFile(open_private(path), path)
+    return handle, handle.tell()
+
+
+class _LogFile:
+    """A service log opened for appending; a failed write names the file."""
+
+    def __init__(self, fd: int, path: Path):
+        self.file = os.fdopen(fd, "ab", buffering=0)
+        self.path = path
+
+    def write(self, data: bytes) -> None:
+        from devstack.fsutil import writing
+
+        with writing(self.path):
+            self.file.write(data)
+
+    def fileno(self) -> int:
+        return self.file.fileno()
+
+    def tell(self) -> int:
+        return self.file.tell()
+
+    def close(self) -> None:
+        self.file.close()
 
 
 def write_files(spec: NativeSpec, ids) -> None:
@@ -332,12 +388,21 @@ def run_init(spec: NativeSpec, ids, log, env: dict) -> None:
 
 
 def _user_kwargs(ids) -> dict:
+    # umask 077: whatever a server writes itself (RDB/AOF files, SQLite
+    # indexes, stored mail, its own pid file) is 0600 in 0700 dirs.
     if ids is None:
-        return {}
+        return {"umask": 0o077}
     return {"user": ids[0], "group": ids[1], "extra_groups": [], "umask": 0o077}
 
 
-def clear_stale_pidfiles(paths: list[Path]) -> None:
+def clear_stale_pidfiles(paths: list[Path], program: str = "", owner: str | None = None) -> None:
+    """Remove a server's own lock files (postmaster.pid...) whose PID is gone.
+
+    The PID alive: a server of ours left by an `up` killed before it recorded
+    it (the project's mark in its environment) is stopped; the same program
+    without the mark (another devstack, a hand-started server) is an error
+    naming it; an unrelated process means the PID was reused: the file is stale.
+    """
     for path in paths:
         try:
             first = path.read_text().split("\n", 1)[0].strip()
@@ -346,7 +411,18 @@ def clear_stale_pidfiles(paths: list[Path]) -> None:
         except OSError:
             continue
         pid = int(first) if first.isdigit() else 0
-        if pid <= 0 or _proc_start_time(pid) is None:  # gone, or a zombie nobody reaped yet
+        start = _proc_start_time(pid) if pid > 0 else None
+        if start is not None and owner is not None and _environ(pid).get(OWNER_ENV) == owner:
+            stop_processes({pid: (start, signal.SIGTERM)})
+            start = None
+        if start is not None and not program:
+            continue  # alive, and nothing tells whose it is: leave it
+        if start is not None and os.path.basename(program) in _cmdline(pid):
+            raise SpawnError(f"{path} says process {pid} ({_cmdline(pid)[:80]}) runs on this data, and it is still running; "
+                             f"stop it (`kill {pid}`) and run `devstack up` again")
+        from devstack.fsutil import writing
+
+        with writing(path):
             try:
                 path.unlink()
             except FileNotFoundError:
@@ -354,27 +430,34 @@ def clear_stale_pidfiles(paths: list[Path]) -> None:
 
 
 def spawn(spec: NativeSpec, state: Path, log_path: Path, pid_path: Path, ports: dict | None = None, launcher=None) -> PidFile:
-    """Prepare dirs/files, run init steps, start the process detached; write its pidfile."""
+    """Prepare dirs/files, run init steps, start the process detached; write its pidfile.
+
+    The process carries the project's mark from its first instruction (see
+    OWNER_ENV), and if its pid file cannot be written it is killed at once:
+    nothing devstack starts runs unrecorded."""
+    from devstack.fsutil import private_dir
+
     ids = user_ids(spec.user)
-    clear_stale_pidfiles(spec.stale_pidfiles)
-    state.mkdir(parents=True, exist_ok=True)
+    owner = owner_mark(state.parent)
+    clear_stale_pidfiles(spec.stale_pidfiles, spec.argv[0], owner)
+    private_dir(state)
     if spec.data is not None:
         place_data(spec.data, ids)
     for d in spec.dirs:
         prepare_path(d, ids)
     write_files(spec, ids)
-    env = {**os.environ, **spec.env}
+    env = marked_env({**os.environ, **spec.env}, state.parent, state.name)
     if ids is not None:
         entry = _pw_entry(ids[0])
         env.update({"HOME": entry or "/", "USER": spec.user or "", "LOGNAME": spec.user or ""})
     log, offset = open_log(log_path)
+    proc = pid = None
     try:
         log.write(f"=== devstack: {time.strftime('%Y-%m-%d %H:%M:%S')} starting {spec.implementation}\n".encode())
         run_init(spec, ids, log, env)
         from devstack.runtime import forkserver
 
         module = forkserver.forkable(spec.argv, spec.user) if launcher is not None else None
-        proc = pid = None
         if module:  # one of devstack's stand-ins: forked from the pre-warmed helper
             try:
                 pid = launcher.launch(module, spec.argv[3:], env, str(spec.cwd) if spec.cwd else None, str(log_path))
@@ -388,12 +471,29 @@ def spawn(spec: NativeSpec, state: Path, log_path: Path, pid_path: Path, ports: 
                 pid = proc.pid
         except OSError as exc:
             raise SpawnError(f"cannot start {spec.argv[0]}: {exc.strerror or exc}") from None
+        record = PidFile(pid_path, pid, _proc_start_time(pid), list(spec.argv), spec.implementation, time.time(), offset,
+                         dict(ports or {}), spec.stop_signal)
+        record.write()
+    except BaseException:
+        if pid is not None:  # started, but not recorded (a full disk...): it must not run on unseen
+            _kill_unrecorded(pid, proc)
+        raise
     finally:
         log.close()
-    record = PidFile(pid_path, pid, _proc_start_time(pid), list(spec.argv), spec.implementation, time.time(), offset, dict(ports or {}))
-    record.write()
     record.proc = proc  # the caller keeps it to read an early exit code
     return record
+
+
+def _kill_unrecorded(pid: int, proc) -> None:
+    for kill in (os.killpg, os.kill):  # its group, or itself before it called setsid()
+        try:
+            kill(pid, signal.SIGKILL)
+        except (ProcessLookupError, PermissionError):
+            pass
+    if proc is not None:
+        proc.wait()
+    else:
+        _wait_gone({pid: start} if (start := _proc_start_time(pid)) else {}, [], 5)
 
 
 def _pw_entry(uid: int) -> str | None:
@@ -450,6 +550,12 @@ def members(leader: int, table: dict | None = None) -> dict[int, str]:
     return found
 
 
+def members_of(leaders: list[int]) -> set[int]:
+    """Every live process of these services (see members)."""
+    table = _proc_table()
+    return {pid for leader in leaders for pid in members(leader, table)}
+
+
 def still_running(procs: dict[int, str]) -> dict[int, str]:
     return {pid: start for pid, start in procs.items() if _proc_start_time(pid) == start}
 
@@ -484,6 +590,133 @@ def stop_groups(targets: list[tuple[PidFile, int]], timeout: float = 10.0) -> li
     for record, _ in targets:
         _reap(record.pid)
     return sorted(procs)
+
+
+def stop_processes(found: dict[int, tuple[str, int]], timeout: float = 10.0) -> list[int]:
+    """Stop processes given as pid -> (start time, signal): each with its
+    signal (its process group when it leads one), SIGKILL after `timeout`, its
+    descendants too. A pid whose start time changed (reused) is left alone.
+    Returns the pids still alive after that (should be [])."""
+    table = _proc_table()
+    procs: dict[int, str] = {}
+    for pid, (start, sig) in found.items():
+        if _proc_start_time(pid) != start:
+            continue
+        procs[pid] = start
+        procs.update(members(pid, table))
+        try:
+            if table.get(pid, (0, 0))[1] == pid:
+                os.killpg(pid, sig)
+            else:
+                os.kill(pid, sig)
+        except (ProcessLookupError, PermissionError):
+            pass
+    procs = _wait_gone(procs, [], timeout)
+    for pid in procs:
+        try:
+            os.kill(pid, signal.SIGKILL)
+        except (ProcessLookupError, PermissionError):
+            pass
+    procs = _wait_gone(procs, [], 5)
+    for pid in found:
+        _reap(pid)
+    return sorted(procs)
+
+
+# -- finding processes by the project's mark --------------------------------------------
+
+
+@dataclass
+class Marked:
+    """A live process carrying a project's mark (see OWNER_ENV)."""
+
+    pid: int
+    start: str
+    service: str | None  # which service it was started for, when that can be told
+    command: str
+
+
+def _environ(pid: int) -> dict[str, str]:
+    try:
+        with open(f"/proc/{pid}/environ", "rb") as handle:
+            data = handle.read()
+    except OSError:  # gone, or another user's process (readable by root only)
+        return {}
+    found = {}
+    for item in data.split(b"\0"):
+        key, sep, value = item.partition(b"=")
+        if sep and key in (OWNER_ENV.encode(), SERVICE_ENV.encode()):
+            found[key.decode()] = value.decode(errors="replace")
+    return found
+
+
+def _cmdline(pid: int) -> str:
+    try:
+        with open(f"/proc/{pid}/cmdline", "rb") as handle:
+            return handle.read().replace(b"\0", b" ").decode(errors="replace").strip()
+    except OSError:
+        return ""
+
+
+def marked_processes(state_dir: Path) -> list[Marked]:
+    """Every live process devstack started for this project, recorded or not,
+    found by the mark in its environment (Linux /proc; [] elsewhere). The
+    stand-ins' fork helper is left out: it dies with the `up` that started it.
+
+    A stand-in forked by that helper shows the helper's environment, not its
+    own, so its service is told by its stdout (.devstack/<service>/log).
+    """
+    owner = owner_mark(state_dir)
+    needle = f"{OWNER_ENV}={owner}\0".encode()
+    found = []
+    for pid, (_ppid, pgid, state, start) in _proc_table().items():
+        if state in ("Z", "X") or pid == os.getpid():
+            continue
+        try:
+            with open(f"/proc/{pid}/environ", "rb") as handle:
+                if needle not in handle.read() + b"\0":
+                    continue
+        except OSError:
+            continue
+        command = _cmdline(pid)
+        if "devstack.runtime.forkserver" in command and pgid != pid:
+            continue  # the helper itself (its children call setsid() first thing)
+        found.append(Marked(pid, start, _environ(pid).get(SERVICE_ENV) or _service_by_log(pid, owner), command))
+    return found
+
+
+def stop_project(state_dir: Path, timeout: float = 10.0) -> list[int]:
+    """Stop every process devstack started for the project whose state dir this
+    is, without its manifest or plan (the pytest plugin's watcher, a broken
+    manifest): the groups its pid files name, each with the signal recorded
+    there, then whatever else carries the project's mark. Returns the pids
+    still alive after that (should be [])."""
+    found: dict[int, tuple[str, int]] = {}
+    for path in Path(state_dir).glob("*/pid"):
+        rec = PidFile.read(path)
+        if rec is not None and rec.leader_alive():
+            found[rec.pid] = (rec.start_time or _proc_start_time(rec.pid) or "", rec.stop_signal)
+    covered = members_of(list(found))
+    for marked in marked_processes(state_dir):
+        if marked.pid not in covered:
+            found.setdefault(marked.pid, (marked.start, signal.SIGTERM))
+    left = stop_processes(found, timeout) if found else []
+    for path in Path(state_dir).glob("*/pid"):
+        rec = PidFile.read(path)
+        if rec is not None and not rec.group_left():
+            rec.remove()
+    return left
+
+
+def _service_by_log(pid: int, owner: str) -> str | None:
+    try:
+        target = os.readlink(f"/proc/{pid}/fd/1")
+    except OSError:
+        return None
+    parent, _, name = target.rpartition("/")
+    if name in ("log", "log (deleted)") and os.path.dirname(parent) == owner:
+        return os.path.basename(parent)
+    return None
 
 
 def tail(path: Path, lines: int, offset: int = 0) -> list[str]:

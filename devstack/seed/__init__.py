@@ -127,6 +127,10 @@ def seed_stack(plan, progress, services=None, reset=False, first_start_only=Fals
         if not first_start_only:
             progress("nothing to seed: no service declares `seed:` (see docs/seeding.md)")
         return
+    if not first_start_only:  # `up` checked already; a seed must not stop half-way for want of a disk
+        from devstack.fsutil import check_writable
+
+        check_writable(plan.state_dir)
     state = State(Path(plan.state_dir) / "seed")
     started = time.monotonic()
     worked = []

@@ -17,6 +17,7 @@ import json
 import os
 import time
 
+from devstack.fsutil import private_dir, writing
 from devstack.seed.base import Fixture, SeedError, Seeder, short_error
 from devstack.seed.resp import Pipe, RedisError, command
 from devstack.seed.specs import RedisSpec
@@ -240,14 +241,24 @@ class RedisSeeder(RedisSpec, Seeder):
         t0 = time.monotonic()
         stream = Stream(fixtures)  # every file is checked before redis is touched
         snapshot = self.snapshot_path
-        snapshot.parent.mkdir(parents=True, exist_ok=True)
         tmp = snapshot.with_suffix(".tmp")
-        with self.pipe() as pipe, open(tmp, "wb") as keep:
-            try:
-                pipe.call(b"FLUSHDB")
-                errors = pipe.run(stream.chunks(), stream.commands, copy_to=keep)
-            except RedisError as exc:
-                raise SeedError(f"{self.name}: {exc}") from None
+        # The snapshot is saved whole or not at all (temp file, fsync, rename;
+        # 0600: it holds the data); a failed write leaves the last one.
+        with writing(snapshot):
+            private_dir(snapshot.parent)
+            keep = os.fdopen(os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600), "wb")
+        try:
+            with self.pipe() as pipe, keep, writing(snapshot):
+                try:
+                    pipe.call(b"FLUSHDB")
+                    errors = pipe.run(stream.chunks(), stream.commands, copy_to=keep)
+                except RedisError as exc:
+                    raise SeedError(f"{self.name}: {exc}") from None
+                keep.flush()
+                os.fsync(keep.fileno())
+        except BaseException:
+            tmp.unlink(missing_ok=True)
+            raise
         if errors:
             tmp.unlink(missing_ok=True)
             index, message = errors[0]

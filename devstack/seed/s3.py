@@ -122,17 +122,27 @@ class S3Seeder(S3Spec, Seeder):
 
     def keep_snapshot(self, buckets: list[str], fixtures) -> None:
         """Copy the uploaded files under the snapshot directory, replaced whole."""
+        from devstack.fsutil import private_dir, writing
+
         target = self.snapshot_dir
         tmp = target.with_name(target.name + ".tmp")
         shutil.rmtree(tmp, ignore_errors=True)
-        for bucket in buckets:
-            (tmp / bucket).mkdir(parents=True, mode=0o700)
-        for fx in fixtures:
-            dest = tmp / fx.options["bucket"] / fx.options["key"]
-            dest.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-            shutil.copyfile(fx.path, dest)
-        shutil.rmtree(target, ignore_errors=True)
-        os.replace(tmp, target)
+        with writing(target):  # a full disk: one error naming it, the last snapshot kept
+            try:
+                private_dir(tmp)  # 0700 dirs, 0600 files: the bucket's objects are the app's data
+                for bucket in buckets:
+                    (tmp / bucket).mkdir(mode=0o700)
+                for fx in fixtures:
+                    dest = tmp / fx.options["bucket"] / fx.options["key"]
+                    for parent in reversed(dest.relative_to(tmp).parents[:-1]):
+                        (tmp / parent).mkdir(mode=0o700, exist_ok=True)
+                    with open(fx.path, "rb") as src, open(os.open(dest, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600), "wb") as out:
+                        shutil.copyfileobj(src, out)
+            except BaseException:
+                shutil.rmtree(tmp, ignore_errors=True)
+                raise
+            shutil.rmtree(target, ignore_errors=True)
+            os.replace(tmp, target)
 
     def snapshot_items(self, seeded: str, into: str) -> list[tuple[str, str, Path]]:
         """(bucket, key, file) that put the seeded objects of bucket `seeded` into bucket `into`."""

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import functools
+import re
+
 from devstack.services.base import Kind, Option, Port, url_quote
 
 
@@ -86,6 +89,10 @@ class Redis(Kind):
             "appendfsync everysec",
             "save 3600 1 300 100 60 10000",
             'logfile ""',
+            # Redis 7 refuses SIGTERM when its final snapshot cannot be written
+            # (a full or read-only disk): `down` would wait, then SIGKILL. The
+            # snapshot is still tried; what it could not save is lost either way.
+            *(["shutdown-on-sigterm force"] if server_major(binary) >= 7 else []),
             "",
         ])
         conf_path = svc.state_dir / "redis.conf"
@@ -103,3 +110,16 @@ class Redis(Kind):
         o = svc.outputs
         # AUTH + PING over RESP; redis-py costs ~0.15 s to import in every `up`.
         probes.redis_ping(o["host"], o["port"], o["password"])
+
+
+@functools.cache
+def server_major(binary: str) -> int:
+    """Major version of a redis-server binary (0 when it cannot tell)."""
+    import subprocess
+
+    try:
+        out = subprocess.run([binary, "--version"], check=False, capture_output=True, text=True, timeout=10).stdout
+    except (OSError, subprocess.TimeoutExpired):
+        return 0
+    match = re.search(r"v=(\d+)\.", out)
+    return int(match.group(1)) if match else 0

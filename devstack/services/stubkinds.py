@@ -45,7 +45,7 @@ class Flags(HttpStub):
             config = (stack.root / svc.options["config"]).resolve()
         else:  # inline `flags:` from the manifest
             config = svc.state_dir / "flags.json"
-            files.append(FileSpec(config, json.dumps(svc.options["flags"], indent=2) + "\n", 0o644))
+            files.append(FileSpec(config, json.dumps(svc.options["flags"], indent=2) + "\n", 0o600))
         return NativeSpec(
             argv=python_module("devstack.stubs.flags", "--host", svc.host, "--port", svc.ports["port"], "--config", config),
             implementation=f"devstack flags server ({config.name})",

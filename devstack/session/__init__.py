@@ -281,13 +281,11 @@ def stop_process(pid: int, timeout: float = 5.0) -> None:
 
 
 def stop_pidfiles(state_dir: Path) -> None:
-    """Last resort: every process group a pid file of the session names."""
+    """Last resort: every process group a pid file of the session names, and
+    every process with the session's mark that none names (runtime/marks.py)."""
     from devstack.runtime import process
 
-    records = [rec for path in state_dir.glob("*/pid") if (rec := process.PidFile.read(path)) and rec.pid > 0]
-    process.stop_groups([(rec, signal.SIGTERM) for rec in records], timeout=5.0)
-    for rec in records:
-        rec.remove()
+    process.stop_project(state_dir, timeout=5.0)
 
 
 def read_spec(state_dir: Path) -> dict | None:

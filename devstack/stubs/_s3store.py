@@ -65,7 +65,7 @@ class Body:
         self.store = store
         self.name = uuid.uuid4().hex
         self.path = store.tmp / self.name
-        self.file = open(self.path, "wb")  # noqa: SIM115 - closed in finish/discard
+        self.file = open(os.open(self.path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600), "wb")  # noqa: SIM115 - closed in finish/discard
         self.md5 = hashlib.md5()  # noqa: S324 - S3's ETag, not security
         self.sha256 = hashlib.sha256()
         self.size = 0
@@ -87,7 +87,7 @@ class Body:
         os.fsync(self.file.fileno())
         self.file.close()
         target = self.store.blob_path(self.name)
-        target.parent.mkdir(exist_ok=True)
+        target.parent.mkdir(mode=0o700, exist_ok=True)
         os.rename(self.path, target)
         return self.name
 
@@ -102,10 +102,15 @@ class Store:
         self.blobs = self.root / "blobs"
         self.tmp = self.root / "tmp"
         for path in (self.root, self.blobs, self.tmp):
-            path.mkdir(parents=True, exist_ok=True)
+            path.mkdir(mode=0o700, parents=True, exist_ok=True)
+            if path.stat().st_mode & 0o077:  # objects are private: 0600 files in 0700 dirs
+                os.chmod(path, 0o700)
         for leftover in self.tmp.iterdir():  # bodies of requests cut short by a crash
             leftover.unlink(missing_ok=True)
-        self.db = sqlite3.connect(self.root / "index.sqlite3", isolation_level=None, check_same_thread=False)
+        index = self.root / "index.sqlite3"
+        if not index.exists():  # SQLite creates it (and its -wal, -shm) 0644 less the umask
+            os.close(os.open(index, os.O_WRONLY | os.O_CREAT, 0o600))
+        self.db = sqlite3.connect(index, isolation_level=None, check_same_thread=False)
         self.db.execute("PRAGMA journal_mode=WAL")
         self.db.execute("PRAGMA synchronous=NORMAL")
         self.db.executescript(SCHEMA)
@@ -125,7 +130,7 @@ class Store:
         """A new name for the same (immutable) body."""
         name = uuid.uuid4().hex
         target = self.blob_path(name)
-        target.parent.mkdir(exist_ok=True)
+        target.parent.mkdir(mode=0o700, exist_ok=True)
         try:
             os.link(self.blob_path(blob), target)
         except OSError:  # file systems without hard links

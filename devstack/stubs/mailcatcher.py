@@ -12,6 +12,7 @@ mailpit's /api/v1 that tests and apps use; readiness: GET /readyz.
 """
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import os
@@ -36,10 +37,15 @@ class Inbox:
 
     def __init__(self, state_dir: str):
         self.dir = os.path.join(state_dir, "messages")
-        os.makedirs(self.dir, exist_ok=True)
+        os.makedirs(self.dir, mode=0o700, exist_ok=True)
+        with contextlib.suppress(OSError):  # a read-only dir still serves what it holds
+            os.chmod(self.dir, 0o700)  # mail is private: 0600 files in a 0700 dir
         self.meta: dict[str, dict] = {}
         for name in os.listdir(self.dir):
-            if name.endswith(".json"):
+            if name.endswith(".tmp"):  # a write cut short (SIGKILL, full disk): never answered 250
+                with contextlib.suppress(OSError):
+                    os.unlink(os.path.join(self.dir, name))
+            elif name.endswith(".json"):
                 try:
                     with open(os.path.join(self.dir, name)) as f:
                         self.meta[name[:-5]] = json.load(f)
@@ -49,19 +55,43 @@ class Inbox:
     def _path(self, id_: str, ext: str) -> str:
         return os.path.join(self.dir, id_ + ext)
 
-    def _write_meta(self, id_: str) -> None:
-        tmp = self._path(id_, ".json.tmp")
-        with open(tmp, "w") as f:
-            json.dump(self.meta[id_], f)
-        os.replace(tmp, self._path(id_, ".json"))
+    def _write(self, path: str, data: bytes, durable: bool = True) -> None:
+        """Whole or not at all (temp file + rename), 0600; a full disk leaves no partial file.
+        durable: on disk before SMTP says 250 (a read flag need not be)."""
+        tmp = path + ".tmp"
+        try:
+            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+            with open(fd, "wb") as f:
+                f.write(data)
+                if durable:
+                    f.flush()
+                    os.fsync(f.fileno())
+            os.replace(tmp, path)
+        except BaseException:
+            try:
+                os.unlink(tmp)
+            except OSError:
+                pass
+            raise
+
+    def _write_meta(self, id_: str, durable: bool = True) -> None:
+        self._write(self._path(id_, ".json"), json.dumps(self.meta[id_]).encode(), durable)
 
     def add(self, raw: bytes, mail_from: str, rcpt_tos: list[str]) -> str:
+        """Stores a message; OSError (a full disk) when it could not, with nothing left half-written."""
         id_ = secrets.token_hex(11)  # mailpit IDs are opaque short strings too
-        with open(self._path(id_, ".eml"), "wb") as f:
-            f.write(raw)
-        self.meta[id_] = {"created_ns": time.time_ns(), "mail_from": mail_from,
-                          "rcpt_tos": list(rcpt_tos), "read": False}
-        self._write_meta(id_)
+        self._write(self._path(id_, ".eml"), raw)
+        meta = {"created_ns": time.time_ns(), "mail_from": mail_from, "rcpt_tos": list(rcpt_tos), "read": False}
+        self.meta[id_] = meta
+        try:
+            self._write_meta(id_)
+        except BaseException:
+            self.meta.pop(id_, None)
+            try:
+                os.unlink(self._path(id_, ".eml"))
+            except OSError:
+                pass
+            raise
         return id_
 
     def ids(self) -> list[str]:
@@ -75,7 +105,7 @@ class Inbox:
     def mark_read(self, id_: str) -> None:
         if not self.meta[id_]["read"]:
             self.meta[id_]["read"] = True
-            self._write_meta(id_)
+            self._write_meta(id_, durable=False)
 
     def delete(self, ids: list[str] | None = None) -> None:
         for id_ in list(self.meta) if ids is None else ids:
@@ -94,7 +124,11 @@ class _Handler:
         self.inbox = inbox
 
     async def handle_DATA(self, server, session, envelope):
-        id_ = self.inbox.add(envelope.original_content, envelope.mail_from, envelope.rcpt_tos)
+        try:
+            id_ = self.inbox.add(envelope.original_content, envelope.mail_from, envelope.rcpt_tos)
+        except OSError as exc:  # a full or read-only disk: a temporary failure, the client may retry
+            log.error("could not store a message: %s", exc)
+            return "452 4.3.1 Insufficient system storage"
         log.info("smtp message %s from=%s to=%s (%d bytes)", id_, envelope.mail_from,
                  ",".join(envelope.rcpt_tos), len(envelope.original_content))
         return "250 Message accepted for delivery"

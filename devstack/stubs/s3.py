@@ -35,9 +35,11 @@ from __future__ import annotations
 
 import datetime
 import email.utils
+import errno
 import hmac
 import logging
 import re
+import sqlite3
 import time
 import urllib.parse
 import uuid
@@ -330,6 +332,14 @@ class S3App:
                 response = await self.route(request, payload, bucket, key)
         except StoreError as exc:
             response = error(exc.code, exc.status, exc.message, f"/{bucket}/{key}".rstrip("/") or "/", request.method)
+        except (OSError, sqlite3.Error) as exc:  # a full or read-only disk: nothing was stored, say so
+            if isinstance(exc, OSError) and exc.errno not in (errno.ENOSPC, errno.EDQUOT, errno.EROFS, errno.EACCES):
+                raise
+            log.error("%s %s: could not store: %s", request.method, request.path, exc)
+            full = getattr(exc, "errno", None) in (errno.ENOSPC, errno.EDQUOT) or "full" in str(exc)
+            code, status = ("XMinioStorageFull", 507) if full else ("InternalError", 500)
+            response = error(code, status, f"The object store could not write its data: {exc}",
+                             f"/{bucket}/{key}".rstrip("/") or "/", request.method)
         log.info('%s %s %s %d (%.0f ms)', request.method, request.path_qs[:200], request.headers.get("Content-Length", "-"),
                  response.status, (time.perf_counter() - started) * 1000)
         return response

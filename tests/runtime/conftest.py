@@ -179,3 +179,18 @@ def native_stack(tmp_path, devstack_home):
         except AssertionError as exc:
             errors.append(str(exc))
     assert not errors, "\n".join(errors)
+
+
+@pytest.fixture
+def mounts():
+    """mount(args..., target): mounts unmounted (lazily if busy) at teardown, newest first."""
+    made: list[Path] = []
+
+    def mount(*args: str, target: Path) -> None:
+        subprocess.run(["mount", *args, str(target)], check=True, capture_output=True)
+        made.append(target)
+
+    yield mount
+    for target in reversed(made):
+        if subprocess.run(["umount", str(target)], check=False, capture_output=True).returncode != 0:
+            subprocess.run(["umount", "-l", str(target)], check=False)

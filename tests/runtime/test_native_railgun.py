@@ -4,6 +4,8 @@ on the Rail Gun example brings the whole stack up as local processes."""
 from __future__ import annotations
 
 import shutil
+import smtplib
+import stat
 import urllib.request
 
 from tests.conftest import ROOT
@@ -27,9 +29,43 @@ def test_railgun_up_from_a_fresh_copy_with_no_docker_engine(tmp_path, devstack_h
         assert set(running.values()) == {"ready"}, running
         assert states["analytics"]["state"] == "off"
         assert "already up" in stack.cli("up", env=no_engine).stderr
+        with smtplib.SMTP(env["SMTP_HOST"], int(env["SMTP_PORT"]), timeout=10) as smtp:  # a stored mail too
+            smtp.login(env["SMTP_USER"], env["SMTP_PASS"])
+            smtp.sendmail(env["EMAIL_FROM"], ["someone@example.test"], "Subject: hi\r\n\r\nprivate\r\n")
+        assert_private(stack)
         # the seeded assets, as the app's pages link them: anonymous GETs under CDN_BASE_URL
         with urllib.request.urlopen(env["CDN_BASE_URL"] + "/community-icons/synthwave.png", timeout=10) as response:
             assert response.status == 200 and response.read() == (project / "seed/s3/railgun-assets/community-icons/synthwave.png").read_bytes()
             assert response.headers["Content-Type"] == "image/png"
     finally:
         finish(stack)
+
+
+def assert_private(stack) -> None:
+    """Nothing under the state dir or the project's dir in the data root is
+    readable or writable by other users: files 0600 (or 0400/0700), dirs 0700.
+
+    One exception, by need: dirs in the data root on the way to a server's data
+    dir (the data root, its cache and the project's dir there) are 0711, so the
+    unprivileged account postgres runs as can pass through them to its own
+    0700 data dir; that bit lets nobody list or read them.
+    """
+    roots = [stack.state, *stack.data_root_dirs()]
+    assert len(roots) == 2, roots  # postgres's data lives in the data root (tests run as root)
+    traversed = {roots[1], roots[1].parent, roots[1].parent / "cache"}
+    found, loose = 0, []
+    for root in roots:
+        for path in [root, *root.rglob("*")]:
+            if path.is_symlink():
+                continue  # .devstack/db/data -> the data root: a link's own mode means nothing
+            mode = stat.S_IMODE(path.lstat().st_mode)
+            found += 1
+            allowed = 0o011 if path in traversed else 0
+            if mode & 0o077 & ~allowed:
+                loose.append(f"{oct(mode)} {path}")
+    for path in traversed:
+        assert stat.S_IMODE(path.stat().st_mode) & 0o066 == 0, path
+    kinds = {p.name for p in stack.state.rglob("*")}
+    assert {"pid", "log", "redis.redis", "index.sqlite3", "state.json"} <= kinds, kinds  # the stores were there
+    assert list(stack.state.glob("mail/data/messages/*.eml")) and list(stack.state.glob("s3/data/blobs/*/*"))
+    assert found > 100 and not loose, "readable or writable by other users:\n" + "\n".join(loose)
