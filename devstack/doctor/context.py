@@ -32,7 +32,7 @@ class Context:
         """Services in scope that run as local processes under this runtime."""
         if self.rt.name == "native":
             return self.runs()
-        return [s for s in self.services if s.mode == "stub"]
+        return [s for s in self.services if s.on_host]
 
     @property
     def running(self) -> set[str]:

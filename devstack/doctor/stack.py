@@ -53,7 +53,7 @@ def _service(ctx, state):
     if state.state == "dead":
         # docker: "redis:7 (container exited (exit code 137))"
         why = state.detail.split(" (", 1)[1][:-1] if " (" in state.detail else (state.detail or "not running")
-        if ctx.rt.name == "native" or svc.mode == "stub":
+        if ctx.rt.name == "native" or svc.on_host:
             why = f"process {state.pid} is gone (crashed or killed)" if state.pid else why
         yield fail("stack", svc.name, f"dead: {why}" + _log(ctx, svc),
                    f"`devstack up` starts it again; `devstack logs {svc.name}` shows the whole log")
@@ -85,13 +85,8 @@ def _log(ctx, svc) -> str:
 
 
 def _tail(ctx, svc) -> list[str]:
-    rt = ctx.rt
-    if rt.name == "docker" and svc.mode == "stub":
-        from devstack.runtime.native import NativeRuntime
-
-        rt = NativeRuntime(stubs_only=True)
     try:
-        return rt.tail(ctx.plan, svc.name, LOG_LINES)
+        return ctx.rt.tail(ctx.plan, svc.name, LOG_LINES)
     except Exception:  # noqa: BLE001 - a log we cannot read must not hide the finding
         return []
 
@@ -130,7 +125,7 @@ def _native_leftovers(ctx):
                 yield fail("leftovers", name, f"{name} is no longer in the manifest, but its processes still run: {_members(rec.pid)}",
                            "`devstack down` stops them")
         elif rec.leader_alive():
-            if ctx.rt.name == "docker" and svc.mode == "run":
+            if ctx.rt.name == "docker" and svc.in_container:
                 yield fail("leftovers", name, f"{name} still runs as a local process from an earlier native run: {_members(rec.pid)}",
                            "`devstack down --runtime native` stops it (its data stays)")
         elif rec.group_left():
@@ -161,7 +156,7 @@ def _docker_leftovers(ctx):
         boxes = ctx.rt.boxes(ctx.plan)
     except (UserError, OSError):
         return  # the runtime check says why the engine cannot be asked
-    wanted = {s.name for s in ctx.plan.services.values() if s.mode == "run"}
+    wanted = {s.name for s in ctx.plan.services.values() if s.in_container}
     for name, box in sorted(boxes.items()):
         if name not in wanted and (ctx.whole or name in ctx.names):
             yield warn("leftovers", name, f"container {box.name} ({box.status}) of {ctx.plan.compose_project} is left from an earlier run: "

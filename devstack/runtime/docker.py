@@ -474,6 +474,9 @@ class DockerRuntime(Runtime):
 
     def tail(self, plan: StackPlan, service: str, lines: int) -> list[str]:
         """The service's last log lines (empty when they cannot be read)."""
+        if plan.services[service].on_host:  # a stand-in beside the containers: its log file
+            stubs = self._stubs(plan)
+            return stubs.tail(plan, service, lines) if stubs is not None else []
         client = self.client(plan)
         try:
             out = self._run("read logs", lambda: client.compose.logs(services=[service], tail=str(lines), no_log_prefix=True), plan)

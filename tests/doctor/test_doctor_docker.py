@@ -6,9 +6,11 @@ Without an engine these tests skip, except under CI=true where they fail.
 from __future__ import annotations
 
 import os
+import signal
 import socket
 import shutil
 import subprocess
+import time
 from pathlib import Path
 
 import pytest
@@ -64,3 +66,24 @@ def test_port_held_by_a_container_names_it_and_its_project(engine, project):
     found = line(out, "FAIL", "ports", "cache")
     assert f"port {port} (services.cache.port, tcp) is held by container {name} (compose project doctor-other)" in found
     assert "fix: stop it, or set services.cache.port to a free port" in found
+
+
+def test_a_host_process_beside_the_containers_is_part_of_the_stack(engine, project):
+    """Stripe's emulator runs on the host under Docker too (`mode: run`): it is the
+    stack's, not a leftover of a native run, and dead it shows its own log."""
+    stack = project("runtime: docker\nservices:\n  pay: {kind: stripe}\n")
+    stack.up(env={"DEVSTACK_RUNTIME": "docker"})
+    code, out, findings = doctor(stack, env={"DEVSTACK_RUNTIME": "docker"})
+    assert code == 0, out
+    assert "pay: ready (pid " in line(out, "ok", "stack", "pay")
+    assert not [f for f in findings if f["check"] == "leftovers"], out
+    pid = stack.pids()["pay"]
+    os.kill(pid, signal.SIGKILL)
+    deadline = time.monotonic() + 5
+    while Path(f"/proc/{pid}").exists() and time.monotonic() < deadline:
+        time.sleep(0.02)
+    code, out, _ = doctor(stack, env={"DEVSTACK_RUNTIME": "docker"})
+    assert code == 1
+    found = line(out, "FAIL", "stack", "pay")
+    assert f"pay: dead: process {pid} is gone (crashed or killed); last lines of its log:" in found
+    assert "stripe http listening on" in found  # the emulator's own log line
