@@ -75,7 +75,7 @@ def up(project, rt, progress, label: tuple[str, str]):
 
     jobs = prepare(plan, lines=project.manifest.lines)  # a `seed:` mistake fails before anything starts
     compose = render.compose_dict(plan, bind=rt.bind_address())["services"]
-    services = [s for s in plan.services.values() if s.mode == "run"]
+    services = [s for s in plan.services.values() if s.in_container]
     progress(f"devstack: test stack {plan.project} on docker ({rt.where()}), through testcontainers")
     started: dict[str, object] = {}
     try:
@@ -97,7 +97,7 @@ def up(project, rt, progress, label: tuple[str, str]):
         from devstack.readiness import wait_all
 
         wait_all(services, plan, progress, timeout=READY_TIMEOUT, alive_checks={s.name: _alive(started[s.name]) for s in services})
-        if any(s.mode == "stub" for s in plan.services.values()):
+        if any(s.on_host for s in plan.services.values()):
             _up_stubs(project, rt, plan, ports, progress)
         render.write_env(plan)
         seed_stack(plan, progress, first_start_only=True, jobs=jobs)
@@ -134,7 +134,7 @@ def _up_stubs(project, rt, plan, ports: dict, progress) -> None:
         # Another program bound a port we had just found free: plan again (that port is
         # now seen as taken, so it moves) and start once more, as `devstack up` does.
         progress(f"  {exc.port_taken_by_race}: another program took its port while it started; picking another")
-        names = {s.name for s in plan.services.values() if s.mode == "stub"}
+        names = {s.name for s in plan.services.values() if s.on_host}
         fresh = project.plan(host=rt.public_host(), recheck_ports=names, move_ports={exc.port_taken_by_race})
         for name in names:
             plan.services[name].ports = fresh.services[name].ports

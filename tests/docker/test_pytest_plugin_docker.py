@@ -39,7 +39,7 @@ def docker_example(root: Path) -> Path:
     services["db"]["image"] = IMAGES["postgres"]
     services["cache"]["image"] = IMAGES["redis"]
     services["mail"] = {"kind": "mailpit", "image": IMAGES["mailpit"]}
-    services["s3"]["mode"] = services["stripe"]["mode"] = "stub"
+    services["s3"]["mode"] = "stub"  # stripe stays `mode: run`: its emulator is a host process beside the containers
     services["turn"]["mode"] = "off"
     manifest.write_text(yaml.safe_dump(data, sort_keys=False))
     return root
