@@ -212,9 +212,6 @@ def devstack_turn_credentials(devstack, request):
 
 
 # -- stand-ins' request logs -------------------------------------------------------------
-LOGGED_KINDS = ("flags", "email_api", "posthog", "sentry")
-
-
 @pytest.fixture
 def devstack_stub_log(devstack):
     """devstack_stub_log("flags") -> what that stand-in received during this test (.requests(), .events())."""
@@ -223,7 +220,7 @@ def devstack_stub_log(devstack):
     started = time.time()
     marks: dict[str, int] = {}
     for svc in devstack.services.values():
-        if svc.runs and svc.kind.name in LOGGED_KINDS:
+        if svc.runs and svc.kind.records_requests:
             marks[svc.name] = clients.last_request_seq(svc.outputs["url"])
 
     def log(service: str) -> clients.StubLog:

@@ -76,6 +76,9 @@ class Kind:
     # Natively, without its own binary (the usual case), `mode: run` runs one of
     # devstack's stand-ins: `up` pre-starts the stand-ins' helper for it.
     standin_when_no_binary: bool = False
+    # Its stand-in records what it receives (GET /_devstack/requests on its `url`),
+    # for tests to read (the pytest plugin's devstack_stub_log).
+    records_requests: bool = False
     # Fixtures (`seed:`): the module whose `seeder` class loads them, and the light
     # class ("module:Class") that checks `seed:` on every command without the
     # loader's imports (None: the seeder checks it itself). Runs in devstack.seed.

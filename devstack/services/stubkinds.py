@@ -10,7 +10,9 @@ from devstack.services.base import Kind, Option, Port
 
 
 class HttpStub(Kind):
-    """Stand-ins that answer GET /healthz once serving."""
+    """Stand-ins that answer GET /healthz once serving, and log the requests they get."""
+
+    records_requests = True
 
     def ready(self, svc, stack):
         from devstack import probes
