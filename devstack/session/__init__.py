@@ -196,19 +196,20 @@ class SessionStack:
         from devstack.runtime import process
         from devstack.runtime.host import project_key
 
-        base = Path(os.environ.get(process.DATA_ROOT_ENV) or process.DEFAULT_DATA_ROOT)
         key = project_key(_Identity(self.name, self.project.manifest.root))
-        if (base / key).is_dir():
-            process.remove_tree(base / key)
+        if (process.data_root() / key).is_dir():
+            process.remove_tree(process.data_root() / key)
 
     def describe(self) -> str:
         """How to reach a kept stack (--devstack-keep)."""
+        from devstack.urls import mask_password
+
         state = self.read_state()
         plan = self._plan(state)
         lines = [f"devstack: kept the test stack {self.name} ({state.get('runtime')}) up for you:"]
         for svc in plan.running():
             url = svc.outputs.get("url") or svc.outputs.get("endpoint") or ""
-            lines.append(f"  {svc.name}: {_masked(url) or svc.outputs.get('host', '')}")
+            lines.append(f"  {svc.name}: {mask_password(str(url)) or svc.outputs.get('host', '')}")
         lines.append(f"  its variables: {plan.env_file}")
         lines.append(f"  stop it: {Path(sys.executable).name} -m devstack.session stop {self.state_dir}")
         return "\n".join(lines)
@@ -220,12 +221,6 @@ class _Identity:
 
     project: str
     root: Path
-
-
-def _masked(url: str) -> str:
-    import re
-
-    return re.sub(r"//([^:/@]*):[^@/]*@", r"//\1:***@", str(url))
 
 
 # -- the watcher ---------------------------------------------------------------------------
