@@ -4,6 +4,7 @@ state cannot be written (read-only file system, full disk, no permission)."""
 from __future__ import annotations
 
 import errno
+import json
 import os
 import tempfile
 from contextlib import contextmanager
@@ -75,6 +76,16 @@ def write_private(path: Path, text: str, mode: int = 0o600) -> None:
             if os.path.exists(tmp):
                 os.unlink(tmp)
             raise
+
+
+def read_json(path: Path) -> dict:
+    """A JSON state file's object; {} when it is missing, torn or not an object
+    (every state file devstack keeps can be rebuilt: the caller starts afresh)."""
+    try:
+        data = json.loads(Path(path).read_text())
+    except (OSError, ValueError):
+        return {}
+    return data if isinstance(data, dict) else {}
 
 
 def private_dir(path: Path, only_if_new: bool = False) -> Path:

@@ -17,7 +17,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
-from devstack.fsutil import write_private
+from devstack.fsutil import read_json, write_private
 
 SCAN_START, SCAN_END = 20000, 32000  # below Linux's ephemeral range (32768+)
 
@@ -78,7 +78,7 @@ class PortBook:
         self.isolated = Path(state_dir) != Path(root) / ".devstack"
         self.root = str(state_dir) if self.isolated else str(root)
         self.persist = persist
-        self.local: dict[str, int] = _read_json(self.path)
+        self.local: dict[str, int] = read_json(self.path)  # missing or torn: ports are re-chosen (the registry keeps them unique)
         self.registry_path = home() / "ports.json"
         self.changed = False
         self.moved: list[PortMove] = []
@@ -87,12 +87,12 @@ class PortBook:
     @contextmanager
     def _registry(self):
         if not self.persist:
-            yield _live_projects(_read_json(self.registry_path))
+            yield _live_projects(read_json(self.registry_path))
             return
         self.registry_path.parent.mkdir(parents=True, exist_ok=True)
         with open(self.registry_path.with_suffix(".lock"), "w") as lock:
             fcntl.flock(lock, fcntl.LOCK_EX)
-            before = _read_json(self.registry_path)
+            before = read_json(self.registry_path)
             registry = _live_projects(before)
             yield registry
             if registry != before:
@@ -178,14 +178,6 @@ class PortBook:
 
 def _rechecked(key: str, recheck: set[str] | None) -> bool:
     return recheck is not None and key.split(".")[0] in recheck
-
-
-def _read_json(path: Path) -> dict:
-    try:
-        data = json.loads(path.read_text())
-    except (OSError, ValueError):
-        return {}  # missing or torn: ports are re-chosen (the registry keeps them unique)
-    return data if isinstance(data, dict) else {}
 
 
 def _live_projects(registry: dict) -> dict:

@@ -581,10 +581,9 @@ class DockerRuntime(Runtime):
         return self._stubs_rt
 
     def _state(self, plan: StackPlan) -> dict:
-        try:
-            return json.loads((plan.state_dir / STATE_FILE).read_text())
-        except (OSError, ValueError):
-            return {}
+        from devstack.fsutil import read_json
+
+        return read_json(plan.state_dir / STATE_FILE)
 
     def _save_state(self, plan: StackPlan, state: dict | None) -> None:
         path = plan.state_dir / STATE_FILE

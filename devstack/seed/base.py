@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any, Callable
 
 from devstack.errors import Problem, UserError
-from devstack.fsutil import write_private
+from devstack.fsutil import read_json, write_private
 from devstack.options import allowed, cut, suggest
 
 Progress = Callable[[str], None]
@@ -269,11 +269,8 @@ class State:
     def __init__(self, directory: Path):
         self.dir = directory
         self.path = directory / "state.json"
-        try:
-            data = json.loads(self.path.read_text())
-            self.services = data.get("services", {}) if data.get("version") == self.VERSION else {}
-        except (OSError, ValueError):
-            self.services = {}
+        data = read_json(self.path)
+        self.services = data.get("services", {}) if data.get("version") == self.VERSION else {}
 
     def get(self, name: str) -> dict | None:
         return self.services.get(name)

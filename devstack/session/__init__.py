@@ -90,10 +90,9 @@ class SessionStack:
 
     # -- shared state ------------------------------------------------------------------
     def read_state(self) -> dict:
-        try:
-            return json.loads((self.state_dir / STATE_FILE).read_text())
-        except (OSError, ValueError):
-            return {}
+        from devstack.fsutil import read_json
+
+        return read_json(self.state_dir / STATE_FILE)
 
     def _write_state(self, state: dict) -> None:
         from devstack.fsutil import write_private
@@ -284,7 +283,6 @@ def stop_pidfiles(state_dir: Path) -> None:
 
 
 def read_spec(state_dir: Path) -> dict | None:
-    try:
-        return json.loads((Path(state_dir) / STATE_FILE).read_text()).get("spec")
-    except (OSError, ValueError):
-        return None
+    from devstack.fsutil import read_json
+
+    return read_json(Path(state_dir) / STATE_FILE).get("spec")
