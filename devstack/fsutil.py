@@ -78,6 +78,14 @@ def write_private(path: Path, text: str, mode: int = 0o600) -> None:
             raise
 
 
+def inside(path: Path, roots: list[Path]) -> Path | None:
+    """The first of roots that holds path (both resolved), else None."""
+    for root in roots:
+        if path == root or root in path.parents:
+            return root
+    return None
+
+
 def read_json(path: Path) -> dict:
     """A JSON state file's object; {} when it is missing, torn or not an object
     (every state file devstack keeps can be rebuilt: the caller starts afresh)."""

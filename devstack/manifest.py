@@ -17,6 +17,7 @@ import yaml
 
 from devstack import yamlpos
 from devstack.errors import ManifestError, Problem, UserError
+from devstack.fsutil import inside
 from devstack.options import CONTROL, allowed, check_value, cut, shown, suggest
 from devstack.services import catalog
 from devstack.services.base import MODES, Option
@@ -448,14 +449,6 @@ class Validator:
                 continue
             result[name] = str(spec)
         return result
-
-
-def inside(path: Path, roots: list[Path]) -> Path | None:
-    """The first of roots that holds path (both resolved), else None."""
-    for root in roots:
-        if path == root or root in path.parents:
-            return root
-    return None
 
 
 def url_problem(url) -> str | None:

@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any, Callable
 
 from devstack.errors import Problem, UserError
-from devstack.fsutil import read_json, write_private
+from devstack.fsutil import inside, read_json, write_private
 from devstack.options import allowed, cut, suggest
 
 Progress = Callable[[str], None]
@@ -90,8 +90,7 @@ class SpecContext:
 
     def permitted(self, path: Path) -> bool:
         """Inside the project or an allowed directory, after `..` and symlinks."""
-        real = Path(os.path.realpath(path))
-        return any(real == root or root in real.parents for root in self.allowed)
+        return inside(Path(os.path.realpath(path)), self.allowed) is not None
 
     def outside(self, sub: tuple, value: str) -> None:
         self.problem(sub, f"`{cut(value, 120)}` is outside the project ({self.root})",
