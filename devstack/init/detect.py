@@ -9,9 +9,9 @@ import urllib.parse
 from devstack.init import classify, kinds, rules
 from devstack.init.classify import Claim
 from devstack.init.model import CONFIG, OFF, SECRET, SERVICE, SKIPPED, Cue, Decision, Inputs, Result, Secret, Service, Variable
+from devstack.services.minio import BUCKET_NAME
 
 IDENT = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
-BUCKET = re.compile(r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$")
 NOT_A_NAME = {"user", "username", "database", "dbname", "db", "db_name", "mydb", "name", "bucket", "bucket-name", "my-bucket", "host"}
 
 
@@ -270,7 +270,7 @@ def _ident(text: str) -> str | None:
 
 def _bucket_name(value: str) -> str | None:
     value = value.strip()
-    if not BUCKET.match(value) or value in NOT_A_NAME or rules.is_placeholder(value):
+    if not BUCKET_NAME.match(value) or value in NOT_A_NAME or rules.is_placeholder(value):
         return None
     return value
 

@@ -11,7 +11,6 @@ import re
 
 from devstack.seed.base import Fixture, FixtureSpec, SpecContext
 
-BUCKET_RE = re.compile(r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$")
 TABLE_RE = re.compile(r"^[A-Za-z_][\w$]*(\.[A-Za-z_][\w$]*)?$")
 
 
@@ -62,6 +61,8 @@ class StripeSpec(FixtureSpec):
 class S3Spec(FixtureSpec):
     @classmethod
     def parse(cls, ctx: SpecContext, raw, svc) -> list[Fixture]:
+        from devstack.services.minio import BUCKET_NAME
+
         if raw is None:
             return []
         if not isinstance(raw, dict):
@@ -69,7 +70,7 @@ class S3Spec(FixtureSpec):
             return []
         fixtures = []
         for bucket, source in raw.items():
-            if not isinstance(bucket, str) or not BUCKET_RE.match(bucket):
+            if not isinstance(bucket, str) or not BUCKET_NAME.match(bucket):
                 ctx.problem((bucket,), f"invalid bucket name {ctx.shown(bucket)}", "3-63 lower-case letters, digits, `.` or `-`")
                 # go on: the files it names are checked all the same
             sources = source if isinstance(source, list) else [source]

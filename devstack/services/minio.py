@@ -8,6 +8,8 @@ import re
 
 from devstack.services.base import Kind, NotReady, Option, Port
 
+# S3's bucket naming rule (the seed's `seed:` keys and init's guesses check it too).
+BUCKET_NAME = re.compile(r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$")
 # Docker Hub's minio/minio is gone (Sept 2026); this is the last community release.
 MINIO_IMAGE = "quay.io/minio/minio:RELEASE.2025-09-07T16-13-09Z"
 
@@ -87,7 +89,7 @@ class Minio(Kind):
             name = entry.get("name") if isinstance(entry, dict) else entry
             if isinstance(entry, dict) and (set(entry) - {"name", "public"} or not isinstance(entry.get("public", False), bool)):
                 problems.append(("buckets", f"bucket entry {entry!r}: only `name` and `public` (true/false) go here"))
-            if not isinstance(name, str) or not re.match(r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$", name):
+            if not isinstance(name, str) or not BUCKET_NAME.match(name):
                 problems.append(("buckets", f"invalid bucket name {name!r} (3-63 lower-case letters, digits, `.` or `-`)"))
         return problems
 
