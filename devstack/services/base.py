@@ -7,6 +7,7 @@ template, how it runs natively, how readiness is proven and how it is seeded.
 
 from __future__ import annotations
 
+import re
 import urllib.parse
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -162,6 +163,17 @@ class Kind:
     def ready(self, svc: "ServicePlan", stack: "StackPlan") -> None:
         """Raise NotReady unless the service answers its real protocol."""
         raise NotImplementedError(f"{self.name} has no readiness check yet")
+
+
+VERSION_RE = re.compile(r"^\d+(\.\d+){0,2}$")  # an image tag's version: 2, 2.10, 2.10.4
+
+
+def version_problems(kind: Kind, options: dict[str, Any]) -> list[tuple[str, str]]:
+    """[("version", why)] unless `version:` is a tag version such as the kind's default."""
+    version = str(options["version"])
+    if VERSION_RE.match(version):
+        return []
+    return [("version", f"expected a version such as {kind.options['version'].default}, got {version!r}")]
 
 
 def url_quote(value: Any) -> str:

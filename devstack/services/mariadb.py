@@ -6,7 +6,7 @@ from __future__ import annotations
 import hashlib
 import re
 
-from devstack.services.base import Kind, NotReady, Option, Port, url_quote
+from devstack.services.base import Kind, NotReady, Option, Port, url_quote, version_problems
 
 # Database names: what every client and ORM quotes without trouble. MySQL allows
 # 64 characters; the seed's databases beside the app's one need the rest.
@@ -34,7 +34,6 @@ class Mariadb(Kind):
     summary = "MariaDB database (MySQL-compatible)"
     flavour = "MariaDB"
     image_name = "mariadb"
-    default_version = "11.4"
     options = {
         "version": Option((str, int), "11.4", "version; picks the image tag mariadb:<version>"),
         "image": Option(str, None, "image to run instead of mariadb:<version>"),
@@ -95,10 +94,7 @@ class Mariadb(Kind):
         return {**super().external_outputs(svc), "root_password": ""}
 
     def check(self, options):
-        problems = []
-        version = str(options["version"])
-        if not re.match(r"^\d+(\.\d+){0,2}$", version):
-            problems.append(("version", f"expected a version such as {self.default_version}, got {version!r}"))
+        problems = version_problems(self, options)
         database = options.get("database")
         if database is not None and not NAME_RE.match(database):
             problems.append(("database", f"invalid database name {database!r}: letters, digits and _, at most 48"))
@@ -185,7 +181,6 @@ class Mysql(Mariadb):
     summary = "MySQL database (natively: MariaDB, wire-compatible)"
     flavour = "MySQL"
     image_name = "mysql"
-    default_version = "8.4"
     options = {
         **Mariadb.options,
         "version": Option((str, int), "8.4", "version; picks the image tag mysql:<version>"),

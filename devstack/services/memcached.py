@@ -3,10 +3,9 @@ nothing is kept across `down`/`up`, and there is nothing to seed."""
 
 from __future__ import annotations
 
-import re
 import socket
 
-from devstack.services.base import Kind, NotReady, Option, Port
+from devstack.services.base import Kind, NotReady, Option, Port, version_problems
 
 
 class Memcached(Kind):
@@ -41,9 +40,7 @@ class Memcached(Kind):
         return {"servers": f"{values['host']}:{values['port'] or 11211}", "host": values["host"], "port": values["port"] or 11211}
 
     def check(self, options):
-        problems = []
-        if not re.match(r"^\d+(\.\d+){0,2}$", str(options["version"])):
-            problems.append(("version", f"expected a version such as 1.6, got {options['version']!r}"))
+        problems = version_problems(self, options)
         if not 8 <= options["memory_mb"] <= 65536:
             problems.append(("memory_mb", f"expected 8 to 65536 (megabytes), got {options['memory_mb']}"))
         return problems

@@ -7,7 +7,7 @@ import json
 import re
 import socket
 
-from devstack.services.base import Kind, NotReady, Option, Port, url_quote
+from devstack.services.base import Kind, NotReady, Option, Port, url_quote, version_problems
 
 
 class Nats(Kind):
@@ -55,9 +55,7 @@ class Nats(Kind):
                 "monitoring_url": "", "monitoring_port": ""}
 
     def check(self, options):
-        problems = []
-        if not re.match(r"^\d+(\.\d+){0,2}$", str(options["version"])):
-            problems.append(("version", f"expected a version such as 2.10, got {options['version']!r}"))
+        problems = version_problems(self, options)
         token = options.get("token")
         if token is not None and not re.match(r"^[A-Za-z0-9_.~-]{8,256}$", token):
             # it goes in a config file between quotes, and in the URL's user part

@@ -8,7 +8,7 @@ import hashlib
 import json
 import re
 
-from devstack.services.base import Kind, NotReady, Option, Port, url_quote
+from devstack.services.base import Kind, NotReady, Option, Port, url_quote, version_problems
 
 NAME_RE = re.compile(r"^[A-Za-z0-9_.-]{1,64}$")
 
@@ -74,9 +74,7 @@ class Rabbitmq(Kind):
         return {**values, "vhost": vhost, "management_url": "", "management_port": ""}
 
     def check(self, options):
-        problems = []
-        if not re.match(r"^\d+(\.\d+){0,2}$", str(options["version"])):
-            problems.append(("version", f"expected a version such as 4.1, got {options['version']!r}"))
+        problems = version_problems(self, options)
         if not NAME_RE.match(options["user"]) or options["user"] == "guest":
             problems.append(("user", f"invalid user {options['user']!r}: letters, digits, `_.-`, at most 64, not guest"))
         vhost = options["vhost"]
