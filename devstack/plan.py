@@ -14,7 +14,7 @@ from typing import Any
 from devstack.errors import ManifestError, Problem
 from devstack.manifest import Manifest
 from devstack.ports import PortBook
-from devstack.secrets import SecretStore
+from devstack.secrets import SecretStore, placeholder
 from devstack.services import catalog
 from devstack.services.base import Kind
 
@@ -222,10 +222,10 @@ def env_problems(manifest: Manifest) -> list[Problem]:
         options = dict(spec.options)
         for key, option in kind.options.items():
             if option.generate and options.get(key) is None and spec.mode != "off":
-                options[key] = _placeholder(option.generate)
+                options[key] = placeholder(option.generate)
         ports = {p: options.get(p) or port.container or 1 for p, port in kind.ports.items()} if spec.mode in ("run", "stub") else {}
         services[name] = ServicePlan(name, kind, spec.mode, options, ports, LOOPBACK, manifest.state_dir / name, spec.seed, line=spec.line)
-    secrets = {name: _placeholder(spec.type) for name, spec in manifest.secrets.items()}
+    secrets = {name: placeholder(spec.type) for name, spec in manifest.secrets.items()}
     plan = StackPlan(manifest.project, manifest.root, manifest.path, manifest.state_dir, manifest.runtime, services, {},
                      manifest.env_file, secrets, manifest.tools)
     for svc in services.values():
@@ -245,16 +245,6 @@ def env_problems(manifest: Manifest) -> list[Problem]:
         except expressions.ExpressionError as exc:
             problems.append(Problem(str(exc), f"env.{var}", manifest.line("env", var), exc.hint))
     return problems
-
-
-def _placeholder(spec: str):
-    """A stand-in for a generated value, of its shape (nothing random, no cryptography import)."""
-    kind, _, arg = spec.partition(":")
-    if kind == "ed25519":
-        return {k: f"<{k}>" for k in ("private_pem", "public_pem", "private_base64", "public_base64")}
-    if kind == "stripe":
-        return f"{arg}_" + "x" * 24
-    return "x" * 24
 
 
 def recorded(manifest_path: Path) -> StackPlan:

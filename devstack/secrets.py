@@ -37,6 +37,17 @@ def generate(spec: str, size: int = 32):
     raise ValueError(f"unknown generator {spec!r}")
 
 
+def placeholder(spec: str):
+    """A value of the shape generate(spec) makes, nothing random and no cryptography
+    import (the manifest check renders `env:` against these)."""
+    kind, _, arg = spec.partition(":")
+    if kind == "ed25519":
+        return {k: f"<{k}>" for k in ("private_pem", "public_pem", "private_base64", "public_base64")}
+    if kind == "stripe":
+        return f"{arg}_" + "x" * 24
+    return "x" * 24
+
+
 def ed25519_pair() -> dict[str, str]:
     from cryptography.hazmat.primitives import serialization
     from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
