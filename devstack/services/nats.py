@@ -127,13 +127,6 @@ def ping(host: str, port, token: str) -> None:
 
 
 def jetstream_healthy(host: str, port) -> None:
-    import urllib.error
-    import urllib.request
+    from devstack import probes
 
-    try:
-        with urllib.request.urlopen(f"http://{host}:{port}/healthz?js-enabled-only=true", timeout=3) as response:  # noqa: S310
-            response.read()
-    except urllib.error.HTTPError as exc:
-        raise NotReady(f"/healthz: HTTP {exc.code}") from None
-    except OSError as exc:
-        raise NotReady(f"/healthz: {exc}") from None
+    probes.http(f"http://{host}:{port}/healthz?js-enabled-only=true")  # NotReady until JetStream is up
