@@ -81,16 +81,18 @@ class StackPlan:
     pinned_taken: list = field(default_factory=list)  # (service.option, port): ports the manifest sets, held by another program
     manifest: Manifest | None = field(default=None, repr=False)
 
-    def env_with(self, service: str, **options) -> dict[str, str]:
-        """The app's env as it would be with some options of one service changed
-        (e.g. a seed migrating a database built beside the app's one)."""
+    def env_with(self, changes: dict[str, dict[str, Any]]) -> dict[str, str]:
+        """The app's env as it would be with some options of some services changed,
+        {service: {option: value}} (a seed migrating a database built beside the
+        app's one; a test's own database, Redis db and bucket)."""
         import dataclasses
 
-        svc = self.services[service]
         variant = dataclasses.replace(self, services=dict(self.services))
-        changed = dataclasses.replace(svc, options={**svc.options, **options})
-        changed.outputs = service_outputs(changed, variant)
-        variant.services[service] = changed
+        for service, options in changes.items():
+            svc = self.services[service]
+            changed = dataclasses.replace(svc, options={**svc.options, **options})
+            changed.outputs = service_outputs(changed, variant)
+            variant.services[service] = changed
         return build_env(self.manifest, variant) if self.manifest else dict(self.env)
 
     @property

@@ -239,39 +239,20 @@ def devstack_stub_log(devstack):
 def devstack_env(devstack, request, monkeypatch):
     """The app's variables (as in .env) set in os.environ for this test, pointing at this test's
     database, Redis db and bucket (when the manifest has those services)."""
-    from dataclasses import replace
-
-    from devstack.plan import build_env, service_outputs
-
-    plan = replace(devstack, services=dict(devstack.services))
-    changed_any = False
+    changes = {}
     own = {"postgres": "devstack_postgres", "redis": "devstack_redis", "minio": "devstack_bucket"}
     for kind, fixture in own.items():
         if not _services(devstack, kind):
             continue
         value = request.getfixturevalue(fixture)
         svc = _service(devstack, kind, fixture)
-        options = dict(svc.options)
         if kind == "postgres":
-            options["database"] = value.name
+            changes[svc.name] = {"database": value.name}
         elif kind == "redis":
-            options["db"] = value.db
+            changes[svc.name] = {"db": value.db}
         else:
-            options["buckets"] = [value.name, *[b for b in svc.options.get("buckets") or [] if b != value.seeded_from]]
-        changed = replace(svc, options=options)
-        changed.outputs = service_outputs(changed, plan)
-        plan.services[svc.name] = changed
-        changed_any = True
-    env = build_env(_manifest(request.config, devstack), plan) if changed_any else dict(devstack.env)
+            changes[svc.name] = {"buckets": [value.name, *[b for b in svc.options.get("buckets") or [] if b != value.seeded_from]]}
+    env = devstack.env_with(changes) if changes else dict(devstack.env)
     for key, value in env.items():
         monkeypatch.setenv(key, value)
     return env
-
-
-def _manifest(config, plan):
-    run = _run(config)
-    if run.attach:
-        from devstack import manifest
-
-        return manifest.load(plan.manifest_path)
-    return run.stack().project.manifest

@@ -26,7 +26,7 @@ class SqlFixtures:
         """The app's migration command, with the app's env pointing at `database`
         (the one being built), the same way it points at the app's own."""
         t0 = time.monotonic()
-        env = {**os.environ, **{k: str(v) for k, v in self.plan.env_with(self.name, database=database).items()}}
+        env = {**os.environ, **{k: str(v) for k, v in self.plan.env_with({self.name: {"database": database}}).items()}}
         proc = subprocess.run(command, shell=True, cwd=self.plan.root, env=env, stdin=subprocess.DEVNULL,
                               stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, errors="replace")
         if proc.returncode != 0:
