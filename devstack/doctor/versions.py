@@ -44,10 +44,6 @@ def debian_upstream(version: str) -> str:
 CLAUSE = re.compile(r"(>=|<=|==|~=|\^|>|<)?\s*v?(\d+(?:\.\d+)*)$")
 
 
-def valid(spec: str) -> bool:
-    return spec.strip() == "*" or all(CLAUSE.match(c.strip()) for c in spec.split(",") if c.strip())
-
-
 def satisfies(version: str, spec: str) -> bool:
     """Comma-separated clauses, all must hold: >=, <=, >, <, == (the given parts only:
     "7.0.15" is ==7), ~= and ^ (at least that, same major). "*" or "" is any."""
