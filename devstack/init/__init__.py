@@ -19,16 +19,24 @@ def run(root: Path, paths: list[Path] | None = None):
     from devstack.init import detect, sources
 
     if paths:
-        paths = [q for p in paths for q in (sources.discover(Path(p)) if Path(p).is_dir() else [Path(p)])]
+        paths = [q for p in paths for q in (_discover(Path(p)) if Path(p).is_dir() else [Path(p)])]
         missing = [str(p) for p in paths if not Path(p).is_file()]
         if missing:
             raise UserError(f"no such file: {', '.join(missing)}", "pass an existing .env.example, markdown document or compose file to --from")
     else:
-        paths = sources.discover(root)
-        if not paths:
-            raise UserError(f"found no .env.example, compose file or dependency document in {root} or its subfolders",
-                            "pass the file that lists the app's services with --from PATH")
+        paths = _discover(root)
     return detect.detect(sources.read([Path(p) for p in paths], root), project_name(root))
+
+
+def _discover(folder: Path) -> list[Path]:
+    """The usual files in a folder (`--from DIR`, or the project's root); one error if none."""
+    from devstack.init import sources
+
+    found = sources.discover(folder)
+    if not found:
+        raise UserError(f"found no .env.example, compose file or dependency document in {folder} or its subfolders",
+                        "pass the file that lists the app's services with --from PATH")
+    return found
 
 
 def project_name(root: Path) -> str:

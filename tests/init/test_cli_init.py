@@ -129,6 +129,13 @@ def test_from_a_folder_reads_the_usual_files_in_it(tmp_path, cli):
     assert data["inputs"] == ["backend/.env.example"] and data["env_file"] == "backend/.env"
 
 
+def test_a_folder_with_nothing_to_read_is_one_error(tmp_path, cli):
+    (tmp_path / "empty").mkdir()
+    result = cli("init", "--from", "empty", cwd=tmp_path)
+    assert result.returncode == 2 and "found no .env.example, compose file or dependency document in empty" in result.stderr
+    assert not (tmp_path / "devstack.yaml").exists()
+
+
 def test_an_unwritable_folder_is_one_error(tmp_path, cli):
     (tmp_path / ".env.example").write_text(ENV)
     result = cli("-f", "/proc/devstack.yaml", "init", "--from", ".env.example", cwd=tmp_path)
