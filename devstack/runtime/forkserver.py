@@ -138,6 +138,9 @@ def _child(request: dict) -> None:
     code = 1
     try:
         signal.signal(signal.SIGCHLD, signal.SIG_DFL)
+        import gc
+
+        gc.enable()  # the helper left it off (see serve)
         os.setsid()
         log = os.open(request["log"], os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
         null = os.open(os.devnull, os.O_RDONLY)
@@ -183,12 +186,17 @@ def _set_name(name: str) -> None:
 
 
 def serve() -> None:
+    import gc
     import importlib
     import signal
 
     signal.signal(signal.SIGCHLD, signal.SIG_IGN)  # children are not ours to wait for
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    gc.disable()  # no collection mid-import: what is imported stays packed in the pages the children share
     importlib.import_module(PRELOAD)
+    # Out of the collector's sight: a collection in a child would write to every
+    # preloaded object's header and copy the pages it shares with its siblings.
+    gc.freeze()
     out = sys.stdout
     for line in sys.stdin:
         if not line.strip():

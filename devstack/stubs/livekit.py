@@ -18,8 +18,6 @@ import string
 import time
 
 from aiohttp import web
-from google.protobuf import json_format
-from livekit.protocol import models, room as room_pb
 
 from devstack.stubs import _serve
 
@@ -28,6 +26,16 @@ log = logging.getLogger("devstack.stubs.livekit")
 PB = "application/protobuf"
 # LiveKit's own `--dev` mode keys, used when LIVEKIT_KEYS is unset.
 DEV_KEYS = "devkey: secret"
+LEEWAY = 60  # seconds of clock skew tolerated on exp/nbf, as livekit-api's TokenVerifier
+
+
+def protocol():
+    """(json_format, models, room_pb), imported on the first API call: protobuf and
+    LiveKit's generated messages cost ~5 MB and ~50 ms of start-up that an idle stack never uses."""
+    from google.protobuf import json_format
+    from livekit.protocol import models, room as room_pb
+
+    return json_format, models, room_pb
 
 
 def parse_keys(text: str) -> dict[str, str]:
@@ -58,8 +66,9 @@ class Rooms:
     """name -> livekit.Room, saved as JSON (proto field names) after each change."""
 
     def __init__(self, state_dir: str):
+        json_format, models, _ = protocol()
         self.path = os.path.join(state_dir, "rooms.json")
-        self.rooms: dict[str, models.Room] = {}
+        self.rooms: dict = {}
         if os.path.exists(self.path):
             with open(self.path) as f:
                 for d in json.load(f):
@@ -67,6 +76,7 @@ class Rooms:
                     self.rooms[r.name] = r
 
     def save(self) -> None:
+        json_format = protocol()[0]
         tmp = self.path + ".tmp"
         with open(tmp, "w") as f:
             json.dump([json_format.MessageToDict(r, preserving_proto_field_name=True)
@@ -78,40 +88,81 @@ def _sid(prefix: str) -> str:
     return prefix + "".join(secrets.choice(string.ascii_letters + string.digits) for _ in range(12))
 
 
+def verify(token: str, keys: dict[str, str]) -> dict:
+    """The token's `video` grant (camelCase keys), checked as LiveKit checks it:
+    HS256 signed with the secret of the key its `iss` names, `exp` required,
+    `nbf` honoured, both with LEEWAY. By hand (hmac): PyJWT pulls in
+    cryptography and livekit-api's TokenVerifier the whole SDK, ~20 MB per stand-in."""
+    import base64
+    import hashlib
+    import hmac
+    import time
+
+    def part(text: str):
+        return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+
+    try:
+        head, body, signature = token.split(".")
+        header, claims = json.loads(part(head)), json.loads(part(body))
+        mac = part(signature)
+    except ValueError as e:  # binascii.Error and JSONDecodeError are ValueErrors
+        raise TwirpError("unauthenticated", f"invalid token: not a JWT ({e})") from None
+    if not isinstance(header, dict) or not isinstance(claims, dict):
+        raise TwirpError("unauthenticated", "invalid token: not a JWT")
+    key = claims.get("iss")
+    if key not in keys:
+        raise TwirpError("unauthenticated", "invalid API key")
+    if header.get("alg") != "HS256":
+        raise TwirpError("unauthenticated", "invalid token: The specified alg value is not allowed")
+    expected = hmac.new(keys[key].encode(), f"{head}.{body}".encode(), hashlib.sha256).digest()
+    if not hmac.compare_digest(mac, expected):
+        raise TwirpError("unauthenticated", "invalid token: Signature verification failed")
+    now = time.time()
+    exp, nbf = claims.get("exp"), claims.get("nbf")
+    if not isinstance(exp, (int, float)) or isinstance(exp, bool):
+        raise TwirpError("unauthenticated", 'invalid token: Token is missing the "exp" claim')
+    if exp <= now - LEEWAY:
+        raise TwirpError("unauthenticated", "invalid token: Signature has expired")
+    if isinstance(nbf, (int, float)) and nbf > now + LEEWAY:
+        raise TwirpError("unauthenticated", "invalid token: The token is not yet valid (nbf)")
+    video = claims.get("video")
+    return video if isinstance(video, dict) else {}
+
+
+GRANTS = {"room_create": "roomCreate", "room_list": "roomList", "room_admin": "roomAdmin"}
+
+
 def build_app(keys: dict[str, str], state_dir: str) -> web.Application:
-    from livekit.api.access_token import TokenVerifier  # imports jwt; only the server needs it
-    import jwt
+    state: dict = {}
 
-    rooms = Rooms(state_dir)
+    def loaded():
+        """Rooms and the protocol, on the first API call (see `protocol`)."""
+        if not state:
+            state["rooms"] = Rooms(state_dir)
+            state["json_format"], state["models"], state["room_pb"] = protocol()
+        return state
 
-    def claims_of(request):
+    def claims_of(request) -> dict:
         auth = request.headers.get("Authorization", "")
         if not auth.startswith("Bearer "):
             raise TwirpError("unauthenticated", "no authorization header")
-        token = auth[7:].strip()
-        try:
-            # iss names the API key; its secret then verifies signature, exp and iss.
-            key = jwt.decode(token, options={"verify_signature": False}).get("iss")
-            if key not in keys:
-                raise TwirpError("unauthenticated", "invalid API key")
-            return TokenVerifier(key, keys[key]).verify(token)
-        except jwt.PyJWTError as e:
-            raise TwirpError("unauthenticated", f"invalid token: {e}") from None
+        return verify(auth[7:].strip(), keys)
 
-    def require(claims, grant: str, room: str | None = None):
-        video = claims.video
-        ok = video is not None and getattr(video, grant)
+    def require(video: dict, grant: str, room: str | None = None):
+        ok = bool(video.get(GRANTS[grant]))
         if ok and room is not None:  # roomAdmin is scoped to one room
-            ok = video.room == room
+            ok = video.get("room", "") == room
         if not ok:
             raise TwirpError("unauthenticated", "permissions denied")
 
-    def get(name: str) -> models.Room:
+    def get(name: str):
+        rooms = state["rooms"]
         if name not in rooms.rooms:
             raise TwirpError("not_found", "requested room does not exist")
         return rooms.rooms[name]
 
-    def create_room(claims, req: room_pb.CreateRoomRequest):
+    def create_room(claims, req):
+        rooms, models = state["rooms"], state["models"]
         require(claims, "room_create")
         if not req.name:
             raise TwirpError("invalid_argument", "room name is required")
@@ -126,38 +177,42 @@ def build_app(keys: dict[str, str], state_dir: str) -> web.Application:
             log.info("created room %s", req.name)
         return rooms.rooms[req.name]
 
-    def list_rooms(claims, req: room_pb.ListRoomsRequest):
+    def list_rooms(claims, req):
+        rooms = state["rooms"]
         require(claims, "room_list")
         names = set(req.names)
-        return room_pb.ListRoomsResponse(
+        return state["room_pb"].ListRoomsResponse(
             rooms=[r for n, r in rooms.rooms.items() if not names or n in names])
 
-    def delete_room(claims, req: room_pb.DeleteRoomRequest):
+    def delete_room(claims, req):
+        rooms = state["rooms"]
         require(claims, "room_create")
         get(req.room)
         del rooms.rooms[req.room]
         rooms.save()
         log.info("deleted room %s", req.room)
-        return room_pb.DeleteRoomResponse()
+        return state["room_pb"].DeleteRoomResponse()
 
-    def list_participants(claims, req: room_pb.ListParticipantsRequest):
+    def list_participants(claims, req):
         require(claims, "room_admin", req.room)
         get(req.room)
-        return room_pb.ListParticipantsResponse()  # no media server: nobody ever joins
+        return state["room_pb"].ListParticipantsResponse()  # no media server: nobody ever joins
 
-    methods = {
-        "CreateRoom": (room_pb.CreateRoomRequest, create_room),
-        "ListRooms": (room_pb.ListRoomsRequest, list_rooms),
-        "DeleteRoom": (room_pb.DeleteRoomRequest, delete_room),
-        "ListParticipants": (room_pb.ListParticipantsRequest, list_participants),
+    methods = {  # method -> (request message name, handler)
+        "CreateRoom": ("CreateRoomRequest", create_room),
+        "ListRooms": ("ListRoomsRequest", list_rooms),
+        "DeleteRoom": ("DeleteRoomRequest", delete_room),
+        "ListParticipants": ("ListParticipantsRequest", list_participants),
     }
 
     async def twirp(request):
         try:
             if request.match_info["method"] not in methods:
                 raise TwirpError("bad_route", f"no handler for path {request.path}")
-            req_cls, fn = methods[request.match_info["method"]]
+            message, fn = methods[request.match_info["method"]]
             claims = claims_of(request)
+            json_format = loaded()["json_format"]
+            req_cls = getattr(state["room_pb"], message)
             body = await request.read()
             is_json = request.content_type == "application/json"
             try:
