@@ -24,6 +24,7 @@ DEVSTACK_FORKSERVER=0 turns this off (every stand-in is then its own `python -m`
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import subprocess
@@ -185,6 +186,26 @@ def _set_name(name: str) -> None:
         pass
 
 
+@contextlib.contextmanager
+def _without_ca_certificates():
+    """aiohttp builds two TLS client contexts when imported, each loading every CA
+    certificate of the system (~0.1 s of CPU, before any stand-in can start).
+    The stand-ins are servers; the one client among them (the Stripe emulator's
+    webhook delivery) makes its own context when it first sends. So the helper
+    imports with OpenSSL's default CA paths pointing at nothing: aiohttp's own
+    default contexts then trust no one (they fail closed, never open)."""
+    saved = {name: os.environ.get(name) for name in ("SSL_CERT_FILE", "SSL_CERT_DIR")}
+    os.environ.update(SSL_CERT_FILE=os.devnull, SSL_CERT_DIR=os.path.join(os.devnull, "none"))
+    try:
+        yield
+    finally:
+        for name, value in saved.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
+
+
 def serve() -> None:
     import gc
     import importlib
@@ -193,7 +214,8 @@ def serve() -> None:
     signal.signal(signal.SIGCHLD, signal.SIG_IGN)  # children are not ours to wait for
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     gc.disable()  # no collection mid-import: what is imported stays packed in the pages the children share
-    importlib.import_module(PRELOAD)
+    with _without_ca_certificates():
+        importlib.import_module(PRELOAD)
     # Out of the collector's sight: a collection in a child would write to every
     # preloaded object's header and copy the pages it shares with its siblings.
     gc.freeze()

@@ -244,6 +244,33 @@ def test_forkserver_starts_a_detached_stand_in(tmp_path):
         assert process.stop_groups([(rec, 15)], timeout=5) == []
 
 
+def test_forkserver_imports_aiohttp_without_ca_certificates_and_webhooks_bring_their_own(tmp_path):
+    """The helper skips loading CA certificates into aiohttp's default client contexts
+    (start-up time); the Stripe emulator's webhook sender, the one client among the
+    stand-ins, must then verify HTTPS with a context of its own holding them."""
+    code = """if True:
+        import asyncio, os, ssl, sys
+        from devstack.runtime import forkserver
+        with forkserver._without_ca_certificates():
+            import aiohttp.connector
+        assert "SSL_CERT_FILE" not in os.environ, "the env is put back"
+        assert aiohttp.connector._SSL_CONTEXT_VERIFIED.cert_store_stats()["x509_ca"] == 0
+        from devstack.stubs.stripe.delivery import Deliverer
+
+        async def main():
+            session = Deliverer(None).client()
+            context = session.connector._ssl
+            assert isinstance(context, ssl.SSLContext) and context.verify_mode == ssl.CERT_REQUIRED
+            assert context.cert_store_stats()["x509_ca"] > 0
+            await session.close()
+        asyncio.run(main())
+        print("ok")
+    """
+    env = {k: v for k, v in os.environ.items() if k not in ("SSL_CERT_FILE", "SSL_CERT_DIR")}
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env={**env, **python_env()}, timeout=60)
+    assert result.stdout.strip() == "ok", result.stderr
+
+
 # -- building specs looks, never writes ---------------------------------------------------
 
 
