@@ -176,13 +176,11 @@ def _child(request: dict) -> None:
 
 
 def _set_name(name: str) -> None:
-    """Name the process (ps -o comm, top) after its stand-in."""
+    """Name the process (ps -o comm, top) after its stand-in (Linux; elsewhere it keeps python's)."""
     try:
-        import ctypes
-
-        libc = ctypes.CDLL(None)
-        libc.prctl(15, f"ds-{name}"[:15].encode(), 0, 0, 0)  # PR_SET_NAME
-    except (OSError, AttributeError):
+        with open("/proc/self/comm", "w") as comm:  # what prctl(PR_SET_NAME) sets, without importing ctypes
+            comm.write(f"ds-{name}"[:15])
+    except OSError:
         pass
 
 

@@ -30,8 +30,9 @@ LEEWAY = 60  # seconds of clock skew tolerated on exp/nbf, as livekit-api's Toke
 
 
 def protocol():
-    """(json_format, models, room_pb), imported on the first API call: protobuf and
-    LiveKit's generated messages cost ~5 MB and ~50 ms of start-up that an idle stack never uses."""
+    """(json_format, models, room_pb), imported on the first protobuf-encoded call
+    (the Python SDK): protobuf and LiveKit's generated messages cost ~6 MB and
+    ~0.1 s that JSON clients (the Node SDK, devstack's readiness probe) never need."""
     from google.protobuf import json_format
     from livekit.protocol import models, room as room_pb
 
@@ -62,25 +63,59 @@ class TwirpError(Exception):
                                  status=self.STATUS.get(self.code, 500))
 
 
+# Rooms and messages are dicts in protobuf's JSON form with proto field names
+# (what MessageToDict(preserving_proto_field_name=True) gives): int64 fields
+# as strings, fields at their default value left out.
+# Per method: (request message, response message in room_pb or models, the request fields read).
+METHODS = {
+    "CreateRoom": ("CreateRoomRequest", "Room", {"name": str, "empty_timeout": int, "departure_timeout": int,
+                                                 "max_participants": int, "metadata": str}),
+    "ListRooms": ("ListRoomsRequest", "ListRoomsResponse", {"names": list}),
+    "DeleteRoom": ("DeleteRoomRequest", "DeleteRoomResponse", {"room": str}),
+    "ListParticipants": ("ListParticipantsRequest", "ListParticipantsResponse", {"room": str}),
+}
+DEFAULTS = {str: "", int: 0, list: []}
+
+
+def _camel(name: str) -> str:
+    head, *rest = name.split("_")
+    return head + "".join(part.title() for part in rest)
+
+
+def request_fields(data, fields: dict) -> dict:
+    """The fields a handler reads, from a JSON request body (proto or lowerCamelCase
+    names, as protobuf's JSON parser takes them; unknown fields ignored)."""
+    if not isinstance(data, dict):
+        raise TwirpError("malformed", "could not decode request: expected a JSON object")
+    out = {}
+    for name, kind in fields.items():
+        value = data.get(name, data.get(_camel(name), DEFAULTS[kind]))
+        if kind is int and isinstance(value, str) and value.isdigit():  # proto3 JSON: integers may be strings
+            value = int(value)
+        ok = isinstance(value, kind) and not isinstance(value, bool)
+        if ok and kind is list:
+            ok = all(isinstance(item, str) for item in value)
+        if not ok:
+            raise TwirpError("malformed", f"could not decode request: {name}: expected {kind.__name__}, got {type(value).__name__}")
+        out[name] = value
+    return out
+
+
 class Rooms:
-    """name -> livekit.Room, saved as JSON (proto field names) after each change."""
+    """name -> Room (a dict, see METHODS), saved as JSON after each change."""
 
     def __init__(self, state_dir: str):
-        json_format, models, _ = protocol()
         self.path = os.path.join(state_dir, "rooms.json")
-        self.rooms: dict = {}
+        self.rooms: dict[str, dict] = {}
         if os.path.exists(self.path):
             with open(self.path) as f:
-                for d in json.load(f):
-                    r = json_format.ParseDict(d, models.Room(), ignore_unknown_fields=True)
-                    self.rooms[r.name] = r
+                for room in json.load(f):
+                    self.rooms[room["name"]] = room
 
     def save(self) -> None:
-        json_format = protocol()[0]
         tmp = self.path + ".tmp"
         with open(tmp, "w") as f:
-            json.dump([json_format.MessageToDict(r, preserving_proto_field_name=True)
-                       for r in self.rooms.values()], f, indent=1)
+            json.dump(list(self.rooms.values()), f, indent=1)
         os.replace(tmp, self.path)
 
 
@@ -133,14 +168,7 @@ GRANTS = {"room_create": "roomCreate", "room_list": "roomList", "room_admin": "r
 
 
 def build_app(keys: dict[str, str], state_dir: str) -> web.Application:
-    state: dict = {}
-
-    def loaded():
-        """Rooms and the protocol, on the first API call (see `protocol`)."""
-        if not state:
-            state["rooms"] = Rooms(state_dir)
-            state["json_format"], state["models"], state["room_pb"] = protocol()
-        return state
+    rooms = Rooms(state_dir)
 
     def claims_of(request) -> dict:
         auth = request.headers.get("Authorization", "")
@@ -155,79 +183,77 @@ def build_app(keys: dict[str, str], state_dir: str) -> web.Application:
         if not ok:
             raise TwirpError("unauthenticated", "permissions denied")
 
-    def get(name: str):
-        rooms = state["rooms"]
+    def get(name: str) -> dict:
         if name not in rooms.rooms:
             raise TwirpError("not_found", "requested room does not exist")
         return rooms.rooms[name]
 
     def create_room(claims, req):
-        rooms, models = state["rooms"], state["models"]
         require(claims, "room_create")
-        if not req.name:
+        if not req["name"]:
             raise TwirpError("invalid_argument", "room name is required")
-        if req.name not in rooms.rooms:  # like LiveKit: creating an existing room returns it
+        if req["name"] not in rooms.rooms:  # like LiveKit: creating an existing room returns it
             now = time.time()
-            rooms.rooms[req.name] = models.Room(
-                sid=_sid("RM_"), name=req.name, empty_timeout=req.empty_timeout or 300,
-                departure_timeout=req.departure_timeout or 20,
-                max_participants=req.max_participants, metadata=req.metadata,
-                creation_time=int(now), creation_time_ms=int(now * 1000))
+            room = {"sid": _sid("RM_"), "name": req["name"], "empty_timeout": req["empty_timeout"] or 300,
+                    "departure_timeout": req["departure_timeout"] or 20, "max_participants": req["max_participants"],
+                    "creation_time": str(int(now)), "metadata": req["metadata"], "creation_time_ms": str(int(now * 1000))}
+            rooms.rooms[req["name"]] = {k: v for k, v in room.items() if v not in (0, "")}
             rooms.save()
-            log.info("created room %s", req.name)
-        return rooms.rooms[req.name]
+            log.info("created room %s", req["name"])
+        return rooms.rooms[req["name"]]
 
     def list_rooms(claims, req):
-        rooms = state["rooms"]
         require(claims, "room_list")
-        names = set(req.names)
-        return state["room_pb"].ListRoomsResponse(
-            rooms=[r for n, r in rooms.rooms.items() if not names or n in names])
+        names = set(req["names"])
+        found = [r for n, r in rooms.rooms.items() if not names or n in names]
+        return {"rooms": found} if found else {}
 
     def delete_room(claims, req):
-        rooms = state["rooms"]
         require(claims, "room_create")
-        get(req.room)
-        del rooms.rooms[req.room]
+        get(req["room"])
+        del rooms.rooms[req["room"]]
         rooms.save()
-        log.info("deleted room %s", req.room)
-        return state["room_pb"].DeleteRoomResponse()
+        log.info("deleted room %s", req["room"])
+        return {}
 
     def list_participants(claims, req):
-        require(claims, "room_admin", req.room)
-        get(req.room)
-        return state["room_pb"].ListParticipantsResponse()  # no media server: nobody ever joins
+        require(claims, "room_admin", req["room"])
+        get(req["room"])
+        return {}  # no media server: nobody ever joins
 
-    methods = {  # method -> (request message name, handler)
-        "CreateRoom": ("CreateRoomRequest", create_room),
-        "ListRooms": ("ListRoomsRequest", list_rooms),
-        "DeleteRoom": ("DeleteRoomRequest", delete_room),
-        "ListParticipants": ("ListParticipantsRequest", list_participants),
-    }
+    handlers = {"CreateRoom": create_room, "ListRooms": list_rooms, "DeleteRoom": delete_room,
+                "ListParticipants": list_participants}
 
     async def twirp(request):
+        method = request.match_info["method"]
+        is_json = request.content_type == "application/json"
         try:
-            if request.match_info["method"] not in methods:
+            if method not in METHODS:
                 raise TwirpError("bad_route", f"no handler for path {request.path}")
-            message, fn = methods[request.match_info["method"]]
+            request_message, response_message, fields = METHODS[method]
             claims = claims_of(request)
-            json_format = loaded()["json_format"]
-            req_cls = getattr(state["room_pb"], message)
             body = await request.read()
-            is_json = request.content_type == "application/json"
-            try:
-                req = json_format.Parse(body or b"{}", req_cls(), ignore_unknown_fields=True) \
-                    if is_json else req_cls.FromString(body)
-            except (json_format.ParseError, ValueError) as e:
-                raise TwirpError("malformed", f"could not decode request: {e}") from None
-            resp = fn(claims, req)
+            if is_json:
+                try:
+                    data = json.loads(body or b"{}")
+                except ValueError as e:
+                    raise TwirpError("malformed", f"could not decode request: {e}") from None
+            else:
+                json_format, _, room_pb = protocol()
+                try:
+                    message = getattr(room_pb, request_message).FromString(body)
+                except Exception as e:  # noqa: BLE001 - protobuf's DecodeError
+                    raise TwirpError("malformed", f"could not decode request: {e}") from None
+                data = json_format.MessageToDict(message, preserving_proto_field_name=True)
+            resp = handlers[method](claims, request_fields(data, fields))
         except TwirpError as e:  # the access log line shows the status; the body says why
             return e.response()
         if is_json:
             # Twirp's Go server answers with proto field names; the Node SDK parses both.
-            return web.Response(text=json_format.MessageToJson(
-                resp, preserving_proto_field_name=True), content_type="application/json")
-        return web.Response(body=resp.SerializeToString(), content_type=PB)
+            return web.Response(text=json.dumps(resp, indent=2), content_type="application/json")
+        json_format, models, room_pb = protocol()
+        message = getattr(room_pb, response_message, None) or getattr(models, response_message)
+        return web.Response(body=json_format.ParseDict(resp, message()).SerializeToString(), content_type=PB)
 
     async def health(request):
         return web.Response(text="OK")

@@ -97,6 +97,11 @@ def test_json_encoding_like_node_sdk(livekit, http):
     assert r.status == 200
     r = http("POST", f"{base}/SendData", json={}, headers=token(room_admin=True))
     assert r.status == 404 and r.json()["code"] == "bad_route"
+    r = http("POST", f"{base}/CreateRoom", json={"name": "numbers", "max_participants": "7"}, headers=token(room_create=True))
+    assert r.status == 200 and r.json()["max_participants"] == 7 and r.json()["creation_time"].isdigit()  # int64 as a string
+    for bad in ({"name": 5}, {"name": "x", "emptyTimeout": "soon"}, ["not", "an", "object"]):
+        r = http("POST", f"{base}/CreateRoom", json=bad, headers=token(room_create=True))
+        assert r.status == 400 and r.json()["code"] == "malformed", bad
     r = http("GET", livekit.url + "/")
     assert r.status == 200 and r.body == b"OK"
 
