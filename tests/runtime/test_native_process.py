@@ -305,3 +305,42 @@ def test_building_every_native_spec_writes_nothing(tmp_path, monkeypatch):
     assert "db" in built or not list(Path("/usr/lib/postgresql").glob("*/bin/initdb"))
     if "db" in built and os.geteuid() == 0:  # as root the data goes under the data root: described, not made
         assert built["db"].data.path.is_relative_to(tmp_path / "root") and built["db"].user
+
+
+# -- postgres: a new data dir from the cached cluster -------------------------------------
+
+
+def _cluster(root: Path) -> Path:
+    """A stand-in for an initdb-made cluster: what the copy script walks."""
+    for rel in ("base/1/1259", "base/4/1259", "base/5/2608", "global/pg_control", "pg_wal/000000010000000000000001",
+                "postgresql.conf", "pg_hba.conf"):
+        (root / rel).parent.mkdir(parents=True, exist_ok=True)
+        (root / rel).write_text(rel)
+    (root / "pg_twophase").mkdir()
+    (root / "PG_VERSION").write_text("15\n")
+    return root
+
+
+def test_a_new_data_dir_is_an_exact_copy_of_the_cached_cluster_and_pg_version_comes_last(tmp_path):
+    import filecmp
+
+    from devstack.services.postgres import INIT_FROM_TEMPLATE
+
+    cache, data = _cluster(tmp_path / "cache"), tmp_path / "data"
+    data.mkdir()
+    run = ["sh", "-c", INIT_FROM_TEMPLATE, "devstack-initdb", "false", str(cache), str(data), "app", ""]
+    assert subprocess.run(run, capture_output=True).returncode == 0  # initdb ("false") is not run: the cache is there
+
+    def same(a: Path, b: Path) -> bool:
+        cmp = filecmp.dircmp(a, b)
+        return not (cmp.left_only or cmp.right_only or cmp.diff_files or cmp.funny_files) and all(
+            same(a / d, b / d) for d in cmp.common_dirs)
+
+    assert same(cache, data)
+    # A copy that fails part-way leaves no PG_VERSION: the step is redone, never taken as done.
+    broken = tmp_path / "broken"
+    broken.mkdir()
+    (broken / "global").write_text("a file where a directory goes")
+    run[6] = str(broken)
+    assert subprocess.run(run, capture_output=True).returncode != 0
+    assert not (broken / "PG_VERSION").exists() and (broken / "base" / "1" / "1259").exists()
