@@ -8,8 +8,8 @@ warm: data kept (`down` before each, untimed): the usual restart.
 Each service of the example is first started alone (cold and warm, median of
 3) to find the slowest in each condition; then the candidates run interleaved (A B A B ...) and the medians
 are reported. Services start in parallel, so `up` of the whole stack should
-cost little more than its slowest service: targets here are warm <= 1 s,
-cold <= 2 s and whole / slowest-single <= 1.5.
+cost little more than its slowest service: targets here are whole /
+slowest-single <= 1.3 cold and warm, warm <= 1 s, cold <= 2 s; exit 1 on a miss.
 Timed: the wall time of the `devstack up --no-seed` command, as a user sees it.
 """
 
@@ -21,63 +21,15 @@ import statistics
 import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
 
 import yaml
 
-ROOT = Path(__file__).resolve().parent.parent
-EXAMPLE = ROOT / "fixtures" / "railgun"
+from _common import Verdict
+from _native import EXAMPLE, Project, example_manifest
+
 CALIBRATION_RUNS = 3
-
-
-class Project:
-    def __init__(self, root: Path, env: dict):
-        self.root, self.env = root, env
-
-    def cli(self, *args) -> subprocess.CompletedProcess:
-        result = subprocess.run([sys.executable, "-m", "devstack", *args], check=False, cwd=self.root, env=self.env,
-                                capture_output=True, text=True, timeout=300)
-        if result.returncode != 0:
-            raise SystemExit(f"devstack {' '.join(args)} failed in {self.root}:\n{result.stderr}")
-        return result
-
-    def timed_up(self, tries: int = 3) -> float:
-        """Wall time of one `up`. On a shared machine another program may take a
-        port between planning and starting; such a run is discarded and retried."""
-        for attempt in range(tries):
-            start = time.perf_counter()
-            result = subprocess.run([sys.executable, "-m", "devstack", "up", "--no-seed"], check=False, cwd=self.root,
-                                    env=self.env, capture_output=True, text=True, timeout=300)
-            seconds = time.perf_counter() - start
-            if result.returncode == 0:
-                return seconds
-            if attempt == tries - 1 or "taken by another program" not in result.stderr:
-                raise SystemExit(f"devstack up failed in {self.root}:\n{result.stderr}")
-        raise AssertionError("unreachable")
-
-
-def example_manifest() -> dict:
-    """The example, with each service's main port pinned to a free one below the
-    plan's scan range: on a shared machine, other tools keep taking the
-    well-known ports (5432, 6379...) between planning and starting."""
-    from devstack.ports import is_free
-    from devstack.services import catalog
-
-    manifest = yaml.safe_load((EXAMPLE / "devstack.yaml").read_text())
-    candidate = 15000
-    for name, body in manifest["services"].items():
-        body = manifest["services"][name] = dict(body or {})
-        if body.get("mode") in ("off", False):  # YAML 1.1 reads a bare off as false
-            body["mode"] = "off"
-            continue
-        kind = catalog.get(body.get("kind", name))
-        first, port = next(iter(kind.ports.items()))
-        while not is_free(candidate, port.protocol):
-            candidate += 1
-        body[first] = candidate
-        candidate += 1
-    return manifest
+RATIO, WARM_S, COLD_S = 1.3, 1.0, 2.0
 
 
 def single_service_projects(base: Path, env: dict, manifest: dict) -> dict[str, Project]:
@@ -86,14 +38,15 @@ def single_service_projects(base: Path, env: dict, manifest: dict) -> dict[str, 
         if body.get("mode") == "off":
             continue
         root = base / f"alone-{name}"
-        shutil.copytree(EXAMPLE, root, ignore=shutil.ignore_patterns(".devstack", ".env", "seed"))
+        shutil.copytree(EXAMPLE, root, ignore=shutil.ignore_patterns(".devstack", ".env"))
         alone = {"project": f"alone-{name}", "runtime": "native", "services": {name: body}}
         (root / "devstack.yaml").write_text(yaml.safe_dump(alone))
         projects[name] = Project(root, env)
     return projects
 
 
-def main(rounds: int = 5) -> None:
+def main(rounds: int = 5) -> int:
+    verdict = Verdict("native up")
     with tempfile.TemporaryDirectory(prefix="devstack-bench-") as tmp:
         base = Path(tmp)
         env = {**os.environ, "DEVSTACK_HOME": str(base / "home"), "DEVSTACK_RUNTIME": "native"}
@@ -152,11 +105,12 @@ def main(rounds: int = 5) -> None:
         print(f"  {name:<28} {seconds * 1000:7.0f} ms   (range {spread})")
     cold = medians["railgun up, cold"] / medians[f"{slowest['cold']} alone, cold"]
     warm = medians["railgun up, warm"] / medians[f"{slowest['warm']} alone, warm"]
-    print(f"\n  whole / slowest single: cold x{cold:.2f} ({slowest['cold']}), warm x{warm:.2f} ({slowest['warm']})   (target <= 1.5)")
-    print(f"  targets: warm {medians['railgun up, warm']:.2f} s (<= 1 s), cold {medians['railgun up, cold']:.2f} s (<= 2 s)")
-    load = os.getloadavg()
-    print(f"  machine: {os.cpu_count()} cores, load average {load[0]:.2f} {load[1]:.2f} {load[2]:.2f} at the end")
+    verdict.check(f"cold: whole / slowest ({slowest['cold']})", f"x{cold:.2f}", f"<= x{RATIO}", cold <= RATIO)
+    verdict.check(f"warm: whole / slowest ({slowest['warm']})", f"x{warm:.2f}", f"<= x{RATIO}", warm <= RATIO)
+    verdict.check("railgun up, warm", f"{medians['railgun up, warm']:.2f} s", f"<= {WARM_S:.0f} s", medians["railgun up, warm"] <= WARM_S)
+    verdict.check("railgun up, cold", f"{medians['railgun up, cold']:.2f} s", f"<= {COLD_S:.0f} s", medians["railgun up, cold"] <= COLD_S)
+    return verdict.exit_code()
 
 
 if __name__ == "__main__":
-    main(int(sys.argv[1]) if len(sys.argv) > 1 else 5)
+    sys.exit(main(int(sys.argv[1]) if len(sys.argv) > 1 else 5))

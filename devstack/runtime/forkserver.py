@@ -31,6 +31,7 @@ DEVSTACK_FORKSERVER=0 turns this off (every stand-in is then its own `python -m`
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import subprocess
@@ -40,7 +41,7 @@ import threading
 PRELOAD = "devstack.stubs._serve"
 PREFIX = "devstack.stubs."
 PARENT_ENV = "DEVSTACK_FORKSERVER_PARENT"  # the pid of the `up` it serves
-PR_SET_NAME, PR_SET_PDEATHSIG = 15, 1
+PR_SET_PDEATHSIG = 1  # prctl(2)
 
 
 def enabled() -> bool:
@@ -152,6 +153,9 @@ def _child(request: dict) -> None:
     code = 1
     try:
         signal.signal(signal.SIGCHLD, signal.SIG_DFL)
+        import gc
+
+        gc.enable()  # the helper left it off (see serve)
         os.setsid()
         os.umask(0o077)  # like every process devstack starts: what it writes is 0600
         log = os.open(request["log"], os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
@@ -187,13 +191,11 @@ def _child(request: dict) -> None:
 
 
 def _set_name(name: str) -> None:
-    """Name the process (ps -o comm, top) after its stand-in."""
+    """Name the process (ps -o comm, top) after its stand-in (Linux; elsewhere it keeps python's)."""
     try:
-        import ctypes
-
-        libc = ctypes.CDLL(None)
-        libc.prctl(PR_SET_NAME, f"ds-{name}"[:15].encode(), 0, 0, 0)
-    except (OSError, AttributeError):
+        with open("/proc/self/comm", "w") as comm:  # what prctl(PR_SET_NAME) sets, without importing ctypes
+            comm.write(f"ds-{name}"[:15])
+    except OSError:
         pass
 
 
@@ -216,14 +218,40 @@ def _exit_if_orphaned() -> None:
         os._exit(0)
 
 
+@contextlib.contextmanager
+def _without_ca_certificates():
+    """aiohttp builds two TLS client contexts when imported, each loading every CA
+    certificate of the system (~0.1 s of CPU, before any stand-in can start).
+    The stand-ins are servers; the one client among them (the Stripe emulator's
+    webhook delivery) makes its own context when it first sends. So the helper
+    imports with OpenSSL's default CA paths pointing at nothing: aiohttp's own
+    default contexts then trust no one (they fail closed, never open)."""
+    saved = {name: os.environ.get(name) for name in ("SSL_CERT_FILE", "SSL_CERT_DIR")}
+    os.environ.update(SSL_CERT_FILE=os.devnull, SSL_CERT_DIR=os.path.join(os.devnull, "none"))
+    try:
+        yield
+    finally:
+        for name, value in saved.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
+
+
 def serve() -> None:
+    import gc
     import importlib
     import signal
 
     _die_with_parent()
     signal.signal(signal.SIGCHLD, signal.SIG_IGN)  # children are not ours to wait for
     signal.signal(signal.SIGINT, signal.SIG_IGN)
-    importlib.import_module(PRELOAD)
+    gc.disable()  # no collection mid-import: what is imported stays packed in the pages the children share
+    with _without_ca_certificates():
+        importlib.import_module(PRELOAD)
+    # Out of the collector's sight: a collection in a child would write to every
+    # preloaded object's header and copy the pages it shares with its siblings.
+    gc.freeze()
     out = sys.stdout
     for line in sys.stdin:
         if not line.strip():

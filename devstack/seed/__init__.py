@@ -136,46 +136,54 @@ def seed_stack(plan, progress, services=None, reset=False, first_start_only=Fals
     worked = []
     for svc, cls, fixtures in jobs:
         seeder = cls(svc, plan, progress)
-        record = state.get(svc.name)
-        if record and record.get("kind") != svc.kind.name:
-            record = None
-        fingerprint, files = digest(svc.kind.name, fixtures, seeder.extra(), record)
-        same = bool(record) and record.get("hash") == fingerprint
-        there = bool(record) and seeder.present(record.get("snapshot") or {})
-        if first_start_only and there:
-            if not same:
-                seeder.say(f"fixtures changed since the last seed: `devstack seed {svc.name}` reloads them")
-            continue
-        if reset and same and there:
-            if seeder.reset(record.get("snapshot") or {}):
-                worked.append(svc.name)
-                continue
-            seeder.say(seeder.no_snapshot)
-        elif not first_start_only and same and there:
-            seeder.say("unchanged")
-            continue
-        elif record and not there:
-            seeder.say("the seeded data is gone from the server: loading the fixtures again")
-        elif record and not same:
-            seeder.say("fixtures changed: reloading")
         try:
-            snapshot = seeder.load(fixtures)
-        except SeedError as exc:
-            if not exc.intact:
-                state.drop(svc.name)
-            raise
-        except BaseException:
-            state.drop(svc.name)
-            raise
-        worked.append(svc.name)
-        if snapshot is None:  # the backend keeps nothing (stripe-mock): nothing to record
-            state.drop(svc.name)
-            continue
-        state.set(svc.name, {"kind": svc.kind.name, "hash": fingerprint, "files": files, "snapshot": snapshot,
-                             "seeded_at": time.strftime("%Y-%m-%dT%H:%M:%S%z")})
+            if _seed_one(seeder, svc, fixtures, state, reset, first_start_only):
+                worked.append(svc.name)
+        finally:
+            seeder.close()
     if worked:
         if len(jobs) > 1 or not first_start_only:
             progress(f"seeded {', '.join(worked)} in {time.monotonic() - started:.2f}s" if not reset else
                      f"reset {', '.join(worked)} in {time.monotonic() - started:.2f}s")
     elif not first_start_only:
         progress("nothing to do: fixtures unchanged since the last seed (`devstack seed --reset` restores the seeded state)")
+
+
+def _seed_one(seeder, svc, fixtures, state, reset: bool, first_start_only: bool) -> bool:
+    """One service's part of seed_stack; True when it loaded or reset something."""
+    record = state.get(svc.name)
+    if record and record.get("kind") != svc.kind.name:
+        record = None
+    fingerprint, files = digest(svc.kind.name, fixtures, seeder.extra(), record)
+    same = bool(record) and record.get("hash") == fingerprint
+    there = bool(record) and seeder.present(record.get("snapshot") or {})
+    if first_start_only and there:
+        if not same:
+            seeder.say(f"fixtures changed since the last seed: `devstack seed {svc.name}` reloads them")
+        return False
+    if reset and same and there:
+        if seeder.reset(record.get("snapshot") or {}):
+            return True
+        seeder.say(seeder.no_snapshot)
+    elif not first_start_only and same and there:
+        seeder.say("unchanged")
+        return False
+    elif record and not there:
+        seeder.say("the seeded data is gone from the server: loading the fixtures again")
+    elif record and not same:
+        seeder.say("fixtures changed: reloading")
+    try:
+        snapshot = seeder.load(fixtures)
+    except SeedError as exc:
+        if not exc.intact:
+            state.drop(svc.name)
+        raise
+    except BaseException:
+        state.drop(svc.name)
+        raise
+    if snapshot is None:  # the backend keeps nothing (stripe-mock): nothing to record
+        state.drop(svc.name)
+        return True
+    state.set(svc.name, {"kind": svc.kind.name, "hash": fingerprint, "files": files, "snapshot": snapshot,
+                         "seeded_at": time.strftime("%Y-%m-%dT%H:%M:%S%z")})
+    return True

@@ -344,6 +344,9 @@ class Seeder(FixtureSpec):
         """Restore the snapshot; False when there is none (the caller reseeds)."""
         return False
 
+    def close(self) -> None:
+        """Let go of what present/load/reset kept open between them (a session)."""
+
     def say(self, message: str) -> None:
         self.progress(f"seed {self.name}: {message}")
 

@@ -33,6 +33,8 @@ PREV, NEXT, OLD, SEEDED = "__devstack_prev", "__devstack_next", "__devstack_old"
 SEED_ID_PREFIX = "devstack seed "
 ATTEMPTS = 5
 APPLICATION_NAME = "devstack-seed"  # how a seed's own sessions are told apart from the app's
+DROPPER_NAME = "devstack-seed-drop"  # a session dropping what a finished swap put aside
+DROP_WAIT = 60.0  # seconds the next seed waits for such a drop before ending it
 
 
 def aux_name(db: str, suffix: str) -> str:
@@ -101,16 +103,36 @@ class PostgresSeeder(SqlFixtures, PostgresSpec, Seeder):
         }
 
     def drop(self, conn, name: str) -> None:
+        """DROP DATABASE, whatever state it is in: a template, or left invalid by an
+        interrupted DROP (PostgreSQL 15.4+ marks it so; it can then only be dropped)."""
         from psycopg import sql
 
-        if not self.exists(conn, name):
+        row = conn.execute("SELECT datistemplate, datconnlimit FROM pg_database WHERE datname = %s", (name,)).fetchone()
+        if row is None:
             return
-        conn.execute(sql.SQL("ALTER DATABASE {} WITH IS_TEMPLATE false").format(self.ident(name)))
+        if row[0] and row[1] != -2:
+            conn.execute(sql.SQL("ALTER DATABASE {} WITH IS_TEMPLATE false").format(self.ident(name)))
         if conn.info.server_version >= 130000:
-            conn.execute(sql.SQL("DROP DATABASE {} WITH (FORCE)").format(self.ident(name)))
+            conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(self.ident(name)))
         else:
             self.end_sessions(conn, name)
-            conn.execute(sql.SQL("DROP DATABASE {}").format(self.ident(name)))
+            conn.execute(sql.SQL("DROP DATABASE IF EXISTS {}").format(self.ident(name)))
+
+    def drop_unwaited(self, conn, name: str) -> None:
+        """Drop `name` (a database put aside by a finished swap, never a template)
+        without waiting, as the last use of `conn`: the server runs the DROP on
+        after the client is gone (a checkpoint, then deleting a big database's
+        files: up to ~0.5 s on a slow disk). Crash-safe as it is: whatever is left
+        of it is dropped by the next `repair`, which waits for this session first."""
+        from psycopg import sql
+
+        if conn.info.server_version < 130000:  # no DROP ... WITH (FORCE): the usual way
+            self.drop(conn, name)
+            return
+        conn.execute("SELECT set_config('application_name', %s, false)", (DROPPER_NAME,))
+        conn.pgconn.send_query(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(self.ident(name)).as_bytes(conn))
+        conn.pgconn.flush()
+        conn.close()  # the server reads our Terminate only after the DROP: it finishes, quietly
 
     @staticmethod
     def end_sessions(conn, name: str) -> None:
@@ -157,10 +179,15 @@ class PostgresSeeder(SqlFixtures, PostgresSpec, Seeder):
 
         n = self.names()
         db = self.database
+        # The last reset's drop of what it put aside may still run: let it finish.
+        deadline = time.monotonic() + DROP_WAIT
+        while conn.execute("SELECT 1 FROM pg_stat_activity WHERE application_name = %s AND pid <> pg_backend_pid() "
+                           "AND state = 'active'", (DROPPER_NAME,)).fetchone() and time.monotonic() < deadline:
+            time.sleep(0.01)
         # A killed seed's sessions may still be working on the server (a CREATE
         # DATABASE runs on after its client is gone): end them and wait, first.
         conn.execute("SELECT pg_terminate_backend(pid, 10000) FROM pg_stat_activity "
-                     "WHERE application_name = %s AND pid <> pg_backend_pid()", (APPLICATION_NAME,))
+                     "WHERE application_name = ANY(%s) AND pid <> pg_backend_pid()", ([APPLICATION_NAME, DROPPER_NAME],))
         present = {row[0]: row[1] for row in conn.execute(
             "SELECT datname, datallowconn FROM pg_database WHERE datname = ANY(%s)", ([db, *n.values()],))}
         if n["prev"] in present:  # an older devstack was killed mid-seed: the database before it comes back
@@ -182,8 +209,7 @@ class PostgresSeeder(SqlFixtures, PostgresSpec, Seeder):
         for the swap."""
         db, n = self.database, self.names()
         started = time.monotonic()
-        with self.admin() as admin:
-            self.repair(admin)
+        with self.repaired_admin() as admin:
             sysid = str(admin.execute("SELECT system_identifier FROM pg_control_system()").fetchone()[0])
             self.create(admin, n["next"])
         try:
@@ -394,29 +420,53 @@ class PostgresSeeder(SqlFixtures, PostgresSpec, Seeder):
 
     # -- snapshot --------------------------------------------------------------------
     def present(self, record):
-        with self.admin() as admin:
+        admin = self.admin()
+        try:
             self.repair(admin)
-            template = record.get("template", "")
-            if not self.exists(admin, self.database) or not self.exists(admin, template):
-                return False
-            if record.get("seed_id"):
-                found = admin.execute("SELECT shobj_description(oid, 'pg_database') FROM pg_database WHERE datname = %s", (template,)).fetchone()
-                return bool(found) and found[0] == SEED_ID_PREFIX + record["seed_id"]
-            sysid = str(admin.execute("SELECT system_identifier FROM pg_control_system()").fetchone()[0])
-            return sysid == record.get("sysid")
+            there = self.is_seeded(admin, record)
+        except BaseException:
+            admin.close()
+            raise
+        # `seed --reset` asks this first: the reset right after reuses the session
+        # (a login costs a SCRAM exchange) and the repair it just did.
+        self._repaired = admin
+        return there
+
+    def is_seeded(self, admin, record) -> bool:
+        template = record.get("template", "")
+        if not self.exists(admin, self.database) or not self.exists(admin, template):
+            return False
+        if record.get("seed_id"):
+            found = admin.execute("SELECT shobj_description(oid, 'pg_database') FROM pg_database WHERE datname = %s", (template,)).fetchone()
+            return bool(found) and found[0] == SEED_ID_PREFIX + record["seed_id"]
+        sysid = str(admin.execute("SELECT system_identifier FROM pg_control_system()").fetchone()[0])
+        return sysid == record.get("sysid")
+
+    def close(self) -> None:
+        admin, self._repaired = getattr(self, "_repaired", None), None
+        if admin is not None:
+            admin.close()
+
+    def repaired_admin(self):
+        """The session `present` left open and repaired, else a new one, repaired."""
+        admin, self._repaired = getattr(self, "_repaired", None), None
+        if admin is not None and not admin.closed:
+            return admin
+        admin = self.admin()
+        self.repair(admin)
+        return admin
 
     def reset(self, record):
         """A fresh copy of the template is made beside the app's database, then swapped in."""
         db, n = self.database, self.names()
         template = record.get("template") or n["template"]
         t0 = time.monotonic()
-        with self.admin() as admin:
-            self.repair(admin)
+        with self.repaired_admin() as admin:
             if not self.exists(admin, template):
                 return False
             self.create(admin, n["next"], template=template)
             self.swap_in(admin, [(db, n["next"], n["old"])])
-            self.drop(admin, n["old"])
+            self.drop_unwaited(admin, n["old"])
         self.say(f"reset to the seeded state from {template} in {time.monotonic() - t0:.2f}s")
         return True
 

@@ -16,6 +16,7 @@ from __future__ import annotations
 import json
 import os
 import time
+from itertools import islice
 
 from devstack.fsutil import private_dir, writing
 from devstack.seed.base import Fixture, SeedError, Seeder, short_error
@@ -205,9 +206,8 @@ class Stream:
 
     def chunks(self):
         yield from self.typed
-        items = list(self.plain.items())
-        for i in range(0, len(items), MSET_BATCH):
-            part = items[i:i + MSET_BATCH]
+        items = iter(self.plain.items())  # batches straight off the dict: no list of a million pairs
+        while part := list(islice(items, MSET_BATCH)):
             try:  # all-ASCII (the usual case): character counts are byte counts
                 body = "".join([f"${len(k)}\r\n{k}\r\n${len(v)}\r\n{v}\r\n" for k, v in part]).encode("ascii")
             except UnicodeEncodeError:

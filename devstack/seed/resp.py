@@ -113,8 +113,6 @@ class Pipe:
             try:
                 while (data := outbox.get()) is not None:
                     self.sock.sendall(data)
-                    if copy_to is not None:
-                        copy_to.write(data)
             except BaseException as exc:  # noqa: BLE001 - handed to the caller
                 failure.append(exc)
                 self.close()  # unblocks the reader
@@ -130,10 +128,10 @@ class Pipe:
                 buf.append(chunk)
                 size += len(chunk)
                 if size >= SEND_CHUNK:
-                    outbox.put(b"".join(buf))
+                    self._hand_over(b"".join(buf), outbox, copy_to)
                     buf, size = [], 0
             if buf:
-                outbox.put(b"".join(buf))
+                self._hand_over(b"".join(buf), outbox, copy_to)
         finally:
             outbox.put(None)
             sender.join()
@@ -141,3 +139,11 @@ class Pipe:
         if failure:
             raise RedisError(str(failure[0]))
         return errors
+
+    @staticmethod
+    def _hand_over(data: bytes, outbox: queue.Queue, copy_to) -> None:
+        """Queue `data` for the sender; the snapshot copy is written here, by the
+        producer (which is ahead of Redis anyway), so the sender only ever sends."""
+        outbox.put(data)
+        if copy_to is not None:
+            copy_to.write(data)

@@ -138,7 +138,7 @@ class Postgres(Kind):
             display=f"copy of {template} (made once with `initdb -U {o['user']} {INITDB_FLAGS}`)")
         argv = [str(bin_dir / "postgres"), "-D", str(data), "-p", str(svc.ports["port"]),
                 "-c", f"listen_addresses={svc.host}", "-c", f"unix_socket_directories={sockets}",
-                "-c", "logging_collector=off", "-c", "log_destination=stderr"]
+                "-c", "logging_collector=off", "-c", "log_destination=stderr", *DEV_DURABILITY]
         return NativeSpec(
             argv=argv,
             implementation=f"postgres {major or '?'} ({bin_dir})",
@@ -179,9 +179,22 @@ class Postgres(Kind):
 PG_BIN_DIRS = ("/usr/lib/postgresql/*/bin", "/usr/pgsql-*/bin", "/usr/local/pgsql/bin", "/opt/homebrew/opt/postgresql@*/bin",
                "/usr/local/opt/postgresql@*/bin", "/Applications/Postgres.app/Contents/Versions/*/bin")
 PG_PIP_DIRS = (("pgserver", "pginstall/bin"),)
+# A local dev server needs no durability against power loss or an OS crash, only
+# against its processes being killed (they may be, at any instant): fsync=off
+# keeps every write in the kernel's page cache, which outlives the processes.
+# Commits still write their WAL before they answer (synchronous_commit stays
+# on) and torn pages stay repairable (full_page_writes stays on), so `kill -9`
+# of the server loses no committed transaction. What it buys: `seed --reset`
+# (CREATE DATABASE ... FILE_COPY) and every COMMIT skip waiting for the disk.
+DEV_DURABILITY = ("-c", "fsync=off")
 INITDB_FLAGS = "--auth-local=trust --auth-host=scram-sha-256 -E UTF8 --no-locale --no-sync"
 # $1 initdb, $2 cached cluster, $3 data dir, $4 superuser, $5 initdb flags. Run as
 # the server's user. Two projects making the cache at once: one rename wins.
+# The copy is ~1000 files, and creating files is what a cold start waits for:
+# one `cp -a` per database directory and per other entry, all at once, is 3-5x
+# faster than one cp on the same disk (file creation in one directory is
+# serialized; in several it overlaps). PG_VERSION, what says "done" (the
+# step's `creates`), is copied last: a killed copy is redone, never half used.
 INIT_FROM_TEMPLATE = """set -e
 if [ ! -f "$2/PG_VERSION" ]; then
   tmp="$2.tmp.$$"
@@ -189,7 +202,17 @@ if [ ! -f "$2/PG_VERSION" ]; then
   "$1" -D "$tmp" -U "$4" $5
   mv "$tmp" "$2" 2>/dev/null || rm -rf "$tmp"
 fi
-cp -a "$2/." "$3/"
+pids=""
+for entry in "$2"/*; do
+  case "${entry##*/}" in
+    PG_VERSION) ;;
+    base) mkdir -p "$3/base"
+          for db in "$entry"/*; do cp -a "$db" "$3/base/" & pids="$pids $!"; done ;;
+    *) cp -a "$entry" "$3/" & pids="$pids $!" ;;
+  esac
+done
+for pid in $pids; do wait "$pid"; done
+cp -a "$2/PG_VERSION" "$3/"
 echo "devstack: data dir made from the cached cluster $2"
 """
 

@@ -3,6 +3,10 @@
 Every stub is `python -m devstack.stubs.<name> ...`; this keeps them identical in how
 they bind (only --host, default loopback), log (one stderr line per request/event)
 and stop (SIGTERM/SIGINT -> close listeners -> exit 0 well within a second).
+
+A stub that makes HTTPS requests passes its own `ssl.create_default_context()`:
+in a stand-in forked by devstack, aiohttp's default client context trusts no
+certificate (runtime/forkserver.py imports aiohttp without loading them).
 """
 from __future__ import annotations
 

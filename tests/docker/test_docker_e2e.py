@@ -278,6 +278,38 @@ def test_up_seed_write_down_up_keeps_data_then_down_volumes_leaves_nothing(docke
     assert_nothing_left(b)
 
 
+def test_postgres_container_killed_at_once_loses_no_committed_transaction(docker_engine, tmp_path):
+    """The container's postgres runs with fsync=off, as natively: its commits are in
+    the host's kernel before they answer, so SIGKILL of the server loses none."""
+    import psycopg
+
+    project = make_project(tmp_path, "e2e-pgkill", f"  db:\n    kind: postgres\n    image: {IMAGES['postgres']}\n")
+    try:
+        project.cli("up")
+        url = project.env_file()["DATABASE_URL"]
+        with psycopg.connect(url, autocommit=True) as conn:
+            assert conn.execute("SHOW fsync").fetchone()[0] == "off"
+            assert conn.execute("SHOW synchronous_commit").fetchone()[0] == "on"
+            conn.execute("CREATE TABLE t (id int PRIMARY KEY)")
+            for i in range(1, 301):
+                conn.execute("INSERT INTO t VALUES (%s)", (i,))
+            pid = int(subprocess.run(["docker", "inspect", "--format", "{{.State.Pid}}", f"{project.compose_project}-db-1"],
+                                     capture_output=True, text=True, check=True).stdout)
+            os.kill(pid, 9)  # the postmaster; its children follow when the container's init goes
+        deadline = time.monotonic() + 60
+        while True:  # `restart: unless-stopped` brings it back; crash recovery replays the WAL
+            try:
+                with psycopg.connect(url, connect_timeout=2) as conn:
+                    assert conn.execute("SELECT count(*) FROM t").fetchone()[0] == 300
+                    break
+            except psycopg.OperationalError:
+                assert time.monotonic() < deadline, "postgres did not come back"
+                time.sleep(0.2)
+    finally:
+        project.teardown()
+    assert_nothing_left(project)
+
+
 def test_stand_in_beside_containers(docker_engine, tmp_path):
     p = make_project(tmp_path, "e2e-stubbed", f"  db:\n    kind: postgres\n    image: {IMAGES['postgres']}\n"
                                               "  mail:\n    kind: mailpit\n    mode: stub\n")

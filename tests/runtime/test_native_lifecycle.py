@@ -191,6 +191,34 @@ def test_a_killed_service_shows_dead_and_up_restarts_only_it(native_stack):
     assert all(s["state"] == "ready" for s in stack.status().values())
 
 
+def test_postgres_killed_at_once_loses_no_committed_transaction(native_stack):
+    """The native server runs with fsync=off (docs/performance.md): safe against
+    its processes being killed, as every commit's WAL is in the kernel before it
+    answers. SIGKILL of every server process right after commits, then up: all there."""
+    import psycopg
+
+    stack = native_stack("project: pgkill\nservices:\n  db: {kind: postgres}\n")
+    stack.up()
+    url = stack.outputs()["db"]["url"]
+    committed = 0
+    for round_ in range(3):
+        with psycopg.connect(url, autocommit=True) as conn:
+            assert conn.execute("SHOW fsync").fetchone()[0] == "off"
+            assert conn.execute("SHOW synchronous_commit").fetchone()[0] == "on"
+            conn.execute("CREATE TABLE IF NOT EXISTS t (id int PRIMARY KEY, pad text)")
+            for _ in range(200):  # one transaction each
+                committed += 1
+                conn.execute("INSERT INTO t VALUES (%s, repeat('x', 500))", (committed,))
+            with conn.transaction():  # and a big one, the last thing answered before the kill
+                conn.execute("INSERT INTO t SELECT g, repeat('y', 500) FROM generate_series(%s::int, %s::int) g", (committed + 1, committed + 20000))
+            committed += 20000
+            os.killpg(stack.pids()["db"], signal.SIGKILL)  # postmaster, checkpointer, walwriter, this backend: all at once
+        time.sleep(0.3)
+        stack.up()  # crash recovery replays the WAL
+        with psycopg.connect(url) as conn:
+            assert conn.execute("SELECT count(*), max(id) FROM t").fetchone() == (committed, committed), round_
+
+
 def test_a_stale_pid_file_whose_pid_was_reused_is_never_ours(native_stack):
     stack = native_stack("project: stale\nservices:\n  cache: {kind: redis}\n")
     bystander = subprocess.Popen(["sleep", "300"], start_new_session=True)

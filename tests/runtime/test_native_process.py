@@ -244,6 +244,33 @@ def test_forkserver_starts_a_detached_stand_in(tmp_path):
         assert process.stop_groups([(rec, 15)], timeout=5) == []
 
 
+def test_forkserver_imports_aiohttp_without_ca_certificates_and_webhooks_bring_their_own(tmp_path):
+    """The helper skips loading CA certificates into aiohttp's default client contexts
+    (start-up time); the Stripe emulator's webhook sender, the one client among the
+    stand-ins, must then verify HTTPS with a context of its own holding them."""
+    code = """if True:
+        import asyncio, os, ssl, sys
+        from devstack.runtime import forkserver
+        with forkserver._without_ca_certificates():
+            import aiohttp.connector
+        assert "SSL_CERT_FILE" not in os.environ, "the env is put back"
+        assert aiohttp.connector._SSL_CONTEXT_VERIFIED.cert_store_stats()["x509_ca"] == 0
+        from devstack.stubs.stripe.delivery import Deliverer
+
+        async def main():
+            session = Deliverer(None).client()
+            context = session.connector._ssl
+            assert isinstance(context, ssl.SSLContext) and context.verify_mode == ssl.CERT_REQUIRED
+            assert context.cert_store_stats()["x509_ca"] > 0
+            await session.close()
+        asyncio.run(main())
+        print("ok")
+    """
+    env = {k: v for k, v in os.environ.items() if k not in ("SSL_CERT_FILE", "SSL_CERT_DIR")}
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env={**env, **python_env()}, timeout=60)
+    assert result.stdout.strip() == "ok", result.stderr
+
+
 # -- building specs looks, never writes ---------------------------------------------------
 
 
@@ -278,3 +305,42 @@ def test_building_every_native_spec_writes_nothing(tmp_path, monkeypatch):
     assert "db" in built or not list(Path("/usr/lib/postgresql").glob("*/bin/initdb"))
     if "db" in built and os.geteuid() == 0:  # as root the data goes under the data root: described, not made
         assert built["db"].data.path.is_relative_to(tmp_path / "root") and built["db"].user
+
+
+# -- postgres: a new data dir from the cached cluster -------------------------------------
+
+
+def _cluster(root: Path) -> Path:
+    """A stand-in for an initdb-made cluster: what the copy script walks."""
+    for rel in ("base/1/1259", "base/4/1259", "base/5/2608", "global/pg_control", "pg_wal/000000010000000000000001",
+                "postgresql.conf", "pg_hba.conf"):
+        (root / rel).parent.mkdir(parents=True, exist_ok=True)
+        (root / rel).write_text(rel)
+    (root / "pg_twophase").mkdir()
+    (root / "PG_VERSION").write_text("15\n")
+    return root
+
+
+def test_a_new_data_dir_is_an_exact_copy_of_the_cached_cluster_and_pg_version_comes_last(tmp_path):
+    import filecmp
+
+    from devstack.services.postgres import INIT_FROM_TEMPLATE
+
+    cache, data = _cluster(tmp_path / "cache"), tmp_path / "data"
+    data.mkdir()
+    run = ["sh", "-c", INIT_FROM_TEMPLATE, "devstack-initdb", "false", str(cache), str(data), "app", ""]
+    assert subprocess.run(run, capture_output=True).returncode == 0  # initdb ("false") is not run: the cache is there
+
+    def same(a: Path, b: Path) -> bool:
+        cmp = filecmp.dircmp(a, b)
+        return not (cmp.left_only or cmp.right_only or cmp.diff_files or cmp.funny_files) and all(
+            same(a / d, b / d) for d in cmp.common_dirs)
+
+    assert same(cache, data)
+    # A copy that fails part-way leaves no PG_VERSION: the step is redone, never taken as done.
+    broken = tmp_path / "broken"
+    broken.mkdir()
+    (broken / "global").write_text("a file where a directory goes")
+    run[6] = str(broken)
+    assert subprocess.run(run, capture_output=True).returncode != 0
+    assert not (broken / "PG_VERSION").exists() and (broken / "base" / "1" / "1259").exists()

@@ -41,9 +41,16 @@ def rows(stack) -> int:
         return conn.execute("SELECT count(*) FROM items").fetchone()[0]
 
 
-def leftovers(stack) -> list[str]:
-    with connect(stack) as conn:
-        return [r[0] for r in conn.execute("SELECT datname FROM pg_database WHERE datname LIKE '%\\_\\_devstack\\_%'")]
+def leftovers(stack, wait: float = 10.0) -> list[str]:
+    """Databases beside the app's one. A reset drops the one it put aside without
+    waiting for the server to finish: give that drop `wait` seconds."""
+    deadline = time.monotonic() + wait
+    while True:
+        with connect(stack) as conn:
+            found = [r[0] for r in conn.execute("SELECT datname FROM pg_database WHERE datname LIKE '%\\_\\_devstack\\_%'")]
+        if not found or time.monotonic() > deadline:
+            return found
+        time.sleep(0.05)
 
 
 def kill_after(stack, delay: float, *args) -> float:

@@ -81,7 +81,9 @@ def _as_postgres():
     return drop, pw
 
 
-def start_postgres(fast: bool = True) -> Server:
+def start_postgres(fast: bool = True, settings: tuple[str, ...] = ()) -> Server:
+    """fast: no durability at all (tests). settings: more `-c name=value` argv (benches
+    pass the native runtime's own, devstack.services.postgres.DEV_DURABILITY)."""
     work = _workdir("pg")
     data, sock, log = work / "data", work / "sock", work / "postgres.log"
     sock.mkdir()
@@ -100,6 +102,7 @@ def start_postgres(fast: bool = True) -> Server:
             "-c", "listen_addresses=127.0.0.1", "-c", "max_connections=50"]
     if fast:
         args += ["-c", "fsync=off", "-c", "synchronous_commit=off", "-c", "full_page_writes=off"]
+    args += list(settings)
     handle = open(log, "wb")
     if drop:
         os.chown(log, drop[1].pw_uid, drop[1].pw_gid)

@@ -135,6 +135,33 @@ def test_reset_restores_exactly_the_seeded_state(project):
         assert conn.execute("SELECT datistemplate, datallowconn FROM pg_database WHERE datname = %s", (project.database,)).fetchone() == (False, True)
 
 
+def test_resets_in_a_row_each_wait_for_the_last_ones_drop_and_leave_nothing(project):
+    """A reset drops the database it put aside without waiting; the next reset
+    waits for that drop (never two at once, never a name taken), and the server
+    logs nothing about the session it left."""
+    import time
+
+    basic(project)
+    project.seed()
+    seeded = dump(project)
+    log = project.servers["postgres"].log
+    logged = log.stat().st_size
+    for _ in range(4):
+        with project.pg() as conn:
+            conn.execute("DELETE FROM members")
+        project.seed(reset=True)
+        assert dump(project) == seeded
+    deadline = time.monotonic() + 10
+    with project.pg("postgres") as conn:
+        while (left := [r[0] for r in conn.execute("SELECT datname FROM pg_database WHERE datname LIKE %s", (project.database + "\\_\\_%",))]) \
+                and time.monotonic() < deadline:
+            time.sleep(0.05)
+    assert left == []
+    with open(log, "rb") as handle:
+        handle.seek(logged)
+        assert b"could not send data" not in handle.read()
+
+
 def test_migrate_runs_first_with_the_app_env(project):
     project.file("seed/data.sql", "INSERT INTO widgets (name) VALUES ('sprocket');")
     migrate = 'psql "$MY_DB_URL" -v ON_ERROR_STOP=1 -qc "CREATE TABLE widgets (id serial PRIMARY KEY, name text)"'

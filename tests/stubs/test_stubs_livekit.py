@@ -97,5 +97,45 @@ def test_json_encoding_like_node_sdk(livekit, http):
     assert r.status == 200
     r = http("POST", f"{base}/SendData", json={}, headers=token(room_admin=True))
     assert r.status == 404 and r.json()["code"] == "bad_route"
+    r = http("POST", f"{base}/CreateRoom", json={"name": "numbers", "max_participants": "7"}, headers=token(room_create=True))
+    assert r.status == 200 and r.json()["max_participants"] == 7 and r.json()["creation_time"].isdigit()  # int64 as a string
+    for bad in ({"name": 5}, {"name": "x", "emptyTimeout": "soon"}, ["not", "an", "object"]):
+        r = http("POST", f"{base}/CreateRoom", json=bad, headers=token(room_create=True))
+        assert r.status == 400 and r.json()["code"] == "malformed", bad
     r = http("GET", livekit.url + "/")
     assert r.status == 200 and r.body == b"OK"
+
+
+def test_tokens_are_checked_as_livekit_checks_them(livekit, http):
+    """Expired, not-yet-valid, unsigned, tampered and exp-less tokens are refused (401)."""
+    import base64
+    import hashlib
+    import hmac
+    import json
+    import time
+
+    def b64(data: bytes) -> str:
+        return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
+
+    def signed(claims: dict, alg: str = "HS256", secret: str = KEYS["devkey"]) -> dict:
+        head = b64(json.dumps({"alg": alg, "typ": "JWT"}).encode()) + "." + b64(json.dumps(claims).encode())
+        mac = hmac.new(secret.encode(), head.encode(), hashlib.sha256).digest() if alg == "HS256" else b""
+        return {"Authorization": f"Bearer {head}.{b64(mac)}"}
+
+    url = f"{livekit.url}/twirp/livekit.RoomService/ListRooms"
+    now = int(time.time())
+    grant = {"iss": "devkey", "video": {"roomList": True}}
+    assert http("POST", url, json={}, headers=signed({**grant, "exp": now + 600})).status == 200
+    refused = [
+        signed({**grant, "exp": now - 120}),  # expired beyond the minute of leeway
+        signed({**grant, "exp": now + 600, "nbf": now + 300}),  # not valid yet
+        signed(grant),  # no exp: would be valid forever
+        signed({**grant, "exp": now + 600}, alg="none"),
+        signed({**grant, "exp": now + 600}, secret=KEYS["other"]),  # signed with another key's secret
+        {"Authorization": "Bearer not-a-jwt"},
+    ]
+    for headers in refused:
+        r = http("POST", url, json={}, headers=headers)
+        assert r.status == 401 and r.json()["code"] == "unauthenticated", headers
+    # within the leeway, as LiveKit allows clock skew
+    assert http("POST", url, json={}, headers=signed({**grant, "exp": now - 20})).status == 200

@@ -88,7 +88,12 @@ class Deliverer:
         import aiohttp
 
         if self.session is None:
-            self.session = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=TIMEOUT))
+            # A TLS context of its own, with the system's CA certificates: aiohttp's
+            # default one trusts nothing in a stand-in forked by devstack (runtime/forkserver.py).
+            import ssl
+
+            connector = aiohttp.TCPConnector(ssl=ssl.create_default_context())
+            self.session = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=TIMEOUT), connector=connector)
         return self.session
 
     async def run(self) -> None:
