@@ -66,13 +66,6 @@ def error_text(exc) -> str:
 class MariadbSeeder(SqlFixtures, MariadbSpec, Seeder):
     kind = "mariadb"
 
-    def extra(self) -> dict:
-        return {"migrate": self.svc.options.get("migrate") or "", "database": self.database}
-
-    @property
-    def database(self) -> str:
-        return str(self.svc.outputs["database"])
-
     def names(self) -> dict[str, str]:
         db = self.database
         return {

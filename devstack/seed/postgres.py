@@ -57,14 +57,7 @@ def error_text(exc) -> str:
 class PostgresSeeder(SqlFixtures, PostgresSpec, Seeder):
     kind = "postgres"
 
-    def extra(self) -> dict:
-        return {"migrate": self.svc.options.get("migrate") or "", "database": self.database}
-
     # -- connections -----------------------------------------------------------
-    @property
-    def database(self) -> str:
-        return str(self.svc.outputs["database"])
-
     def connect(self, dbname: str, autocommit: bool = False):
         import psycopg
 

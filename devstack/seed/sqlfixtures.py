@@ -20,7 +20,15 @@ def table_for(path: Path) -> str:
 
 
 class SqlFixtures:
-    """Mixed into a Seeder: needs self.name, self.plan, self.progress, self.say."""
+    """Mixed into a Seeder: needs self.name, self.svc, self.plan, self.progress, self.say."""
+
+    def extra(self) -> dict:
+        """Beside the fixtures, what a reseed depends on: the migration and the database's name."""
+        return {"migrate": self.svc.options.get("migrate") or "", "database": self.database}
+
+    @property
+    def database(self) -> str:
+        return str(self.svc.outputs["database"])
 
     def migrate(self, command: str, database: str) -> None:
         """The app's migration command, with the app's env pointing at `database`
