@@ -674,14 +674,18 @@ def marked_processes(state_dir: Path) -> list[Marked]:
             continue
         try:
             with open(f"/proc/{pid}/environ", "rb") as handle:
-                if needle not in handle.read() + b"\0":
-                    continue
+                marked = needle in handle.read() + b"\0"
         except OSError:
+            continue
+        # A server that writes its title over its environment (Redis 6.2+, a
+        # PostgreSQL backend) loses the mark; its stdout, the service's log, stays.
+        by_log = None if marked else _service_by_log(pid, owner)
+        if not marked and by_log is None:
             continue
         command = _cmdline(pid)
         if "devstack.runtime.forkserver" in command and pgid != pid:
             continue  # the helper itself (its children call setsid() first thing)
-        found.append(Marked(pid, start, _environ(pid).get(SERVICE_ENV) or _service_by_log(pid, owner), command))
+        found.append(Marked(pid, start, by_log or _environ(pid).get(SERVICE_ENV) or _service_by_log(pid, owner), command))
     return found
 
 

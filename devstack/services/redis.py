@@ -92,7 +92,10 @@ class Redis(Kind):
             # Redis 7 refuses SIGTERM when its final snapshot cannot be written
             # (a full or read-only disk): `down` would wait, then SIGKILL. The
             # snapshot is still tried; what it could not save is lost either way.
-            *(["shutdown-on-sigterm force"] if server_major(binary) >= 7 else []),
+            # Redis 7 also rewrites its title over its environment by default,
+            # which erases the project's mark (DEVSTACK_OWNER): a server left by
+            # a killed `up` could then only be found by its log.
+            *(["shutdown-on-sigterm force", "set-proc-title no"] if server_major(binary) >= 7 else []),
             "",
         ])
         conf_path = svc.state_dir / "redis.conf"

@@ -75,6 +75,28 @@ def test_a_stand_in_forked_by_the_helper_is_found_by_its_log(tmp_path):
         process.stop_groups([(rec, signal.SIGKILL)], timeout=5)
 
 
+def test_a_server_that_writes_its_title_over_its_environment_is_found_by_its_log(tmp_path):
+    """Redis (set-proc-title, its default) overwrites its environment with its
+    title, mark included: the bug was a killed `up`'s redis that no later `up`
+    stopped, so its port moved. Started here as redis does by default."""
+    import shutil
+
+    redis = shutil.which("redis-server")
+    assert redis, "redis-server is installed for the native tests (apt-get install redis-server)"
+    state = tmp_path / ".devstack"
+    spec = NativeSpec(argv=[redis, "--port", str(free_port()), "--bind", "127.0.0.1", "--save", "", "--set-proc-title", "yes"],
+                      implementation="redis")
+    rec = process.spawn(spec, state / "cache", state / "cache" / "log", state / "cache" / "pid")
+    rec.remove()  # as if `up` had died before writing it
+    try:
+        assert wait_until(lambda: b"DEVSTACK_OWNER" not in Path(f"/proc/{rec.pid}/environ").read_bytes()), \
+            "redis kept its environment: this test no longer shows the case"
+        assert [(m.pid, m.service) for m in process.marked_processes(state)] == [(rec.pid, "cache")]
+        assert process.stop_project(state, timeout=5) == []
+    finally:
+        process.stop_groups([(rec, signal.SIGKILL)], timeout=5)
+
+
 def test_the_fork_helper_dies_with_its_up_and_never_serves_a_queued_request(tmp_path):
     """The bug: `up` killed while the helper still imported, a request queued in
     the pipe, the helper forked it afterwards: a server no pid file names."""
