@@ -78,7 +78,7 @@ lint: install
 # targets and a verdict, and exits 1 on a miss: every one runs (-k), then make fails
 # if any missed. Where the time and memory go: docs/performance.md. About 30 minutes
 # (bench/memory.py alone runs its request loop for 10; MEMORY_ARGS=--duration 60 for less).
-BENCHES = startup native_up seed_postgres_copy seed_redis seed_reset docker_up pytest_overhead scaling memory
+BENCHES = startup native_up seed_postgres_copy seed_redis seed_reset docker_up pytest_overhead doctor init_accuracy scaling memory
 MEMORY_ARGS ?=
 bench: install
 	@failed=""; for b in $(BENCHES); do \
