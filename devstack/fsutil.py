@@ -6,7 +6,6 @@ from __future__ import annotations
 import errno
 import json
 import os
-import tempfile
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -63,6 +62,8 @@ def write_private(path: Path, text: str, mode: int = 0o600) -> None:
     """Write atomically (temp file + rename) with the given mode from the start.
 
     A failure (full disk...) leaves the old file as it was and raises NotWritable."""
+    import tempfile  # here: commands that write nothing skip its import (with shutil's)
+
     path = Path(path)
     with writing(path):
         private_dir(path.parent, only_if_new=True)

@@ -21,6 +21,13 @@ from typing import Awaitable, Callable, Iterable
 
 from aiohttp import web
 
+# Imported here, before the fork helper forks, because two or more stand-ins use
+# them (the Stripe emulator and the S3 stand-in keep SQLite stores; mail, LiveKit
+# and S3 check secrets with hmac): one copy shared by every child, not one each.
+import hmac  # noqa: E402,F401
+import secrets  # noqa: E402,F401
+import sqlite3  # noqa: E402,F401
+
 Cleanup = Callable[[], Awaitable[None]]
 
 # Whole shutdown budget: callers (devstack, tests) give us ~1 s before escalating.
