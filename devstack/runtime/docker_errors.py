@@ -34,7 +34,8 @@ def image_unavailable(image: str, plan: StackPlan | None, reason: str = "") -> U
     option = f"services.{owners[0]}.image" if owners else "the service's `image:`"
     why = f" ({reason})" if reason else ""
     return UserError(f"image {image} not present and cannot be pulled{why}",
-                     f"build or load it (`docker build -t {image} ...` / `docker load`), or set {option} in the manifest to an image the engine has")
+                     f"build or load it (`docker build -t {image} ...` / `docker load`), set {option} in the manifest to an image "
+                     "the engine has, or run the stack as local processes: `devstack up --runtime native`")
 
 
 def engine_unreachable(rt: DockerRuntime | None, line: str) -> UserError:
