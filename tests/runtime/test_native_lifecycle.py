@@ -249,9 +249,10 @@ def test_two_ups_at_once_start_each_service_once(native_stack):
     assert [code for code, _ in results] == [0, 0], results
     texts = [err for _, err in results]
     assert sum("ready in" in t for t in texts) == 1 and sum("already up" in t for t in texts) == 1, texts
-    port = stack.status()["cache"]["ports"]["port"]
-    redis_servers = subprocess.run(["pgrep", "-f", f"redis-server 127.0.0.1:{port}"], check=False, capture_output=True, text=True).stdout.split()
-    assert len(redis_servers) == 1
+    # Every redis-server started for this stack runs its config file (it keeps its command line: set-proc-title no).
+    conf = stack.state / "cache" / "redis.conf"
+    redis_servers = subprocess.run(["pgrep", "-f", f"redis-server {conf}"], check=False, capture_output=True, text=True).stdout.split()
+    assert len(redis_servers) == 1, redis_servers
 
 
 # -- failures ---------------------------------------------------------------------------------------
