@@ -63,6 +63,8 @@ def test_a_stand_in_forked_by_the_helper_is_found_by_its_log(tmp_path):
     try:
         rec = process.spawn(NativeSpec(argv=argv, implementation="flags"), state / "flags", state / "flags" / "log",
                             state / "flags" / "pid", launcher=launcher)
+        # Just forked, the child may not have its log as stdout yet (what names its service here).
+        wait_until(lambda: os.readlink(f"/proc/{rec.pid}/fd/1") == str(state / "flags" / "log"))
         found = {m.pid: m.service for m in process.marked_processes(state)}
         assert launcher.proc.pid not in found  # the helper itself dies with its `up`
     finally:
