@@ -122,7 +122,8 @@ class NativeRuntime(Runtime):
         launcher = _launcher(specs.values(), plan.state_dir)
         first = sorted(to_start, key=lambda svc: not specs[svc.name].start_first)  # the slowest is spawned first
         launches = {svc.name: _Launch(svc, specs[svc.name], self, progress, launcher) for svc in first}
-        waiting = [launch.plan_view() for launch in launches.values()] + not_answering
+        repairs = [self._resume_setup(svc, plan, progress) for svc in not_answering]
+        waiting = [launch.plan_view() for launch in launches.values()] + repairs
         alive = {name: launch.alive for name, launch in launches.items()}
         alive.update({s.name: _alive_check(self.record(s), None) for s in not_answering})
         timeout = max([spec.ready_timeout for spec in specs.values()] + [60.0])
@@ -142,6 +143,18 @@ class NativeRuntime(Runtime):
                                     launch.log_offset if launch else 0) from None
             raise
         return [s.name for s in to_start]
+
+    def _resume_setup(self, svc: ServicePlan, plan: StackPlan, progress: Progress) -> ServicePlan:
+        """A running service that does not answer may be one a killed `up` had
+        started but not yet set up (PostgreSQL without the app's role password):
+        its bootstrap, idempotent, runs again before the probe."""
+        spec, record = _spec_or_none(svc, plan), self.record(svc)
+        if spec is None or spec.bootstrap is None or record is None:
+            return svc
+        progress(f"  {svc.name}: running but not answering: completing its setup")
+        launch = _Launch(svc, spec, self, progress)
+        launch.record = record  # already running: step() goes straight to the bootstrap
+        return launch.plan_view()
 
     def _explain(self, exc: ServiceFailed, svc: ServicePlan | None, spec: NativeSpec | None, rec: PidFile | None,
                  offset: int = 0) -> ServiceFailed:

@@ -242,6 +242,27 @@ def test_a_stale_pid_file_whose_pid_was_reused_is_never_ours(native_stack):
         bystander.wait()
 
 
+def test_a_server_a_killed_up_left_without_its_setup_is_set_up_by_the_next_up(native_stack):
+    """The bug (fault-injection suite): `up` killed after spawning postgres but
+    before its bootstrap (the app role's password); the next `up` found it
+    running and waited 60 s on `password authentication failed`."""
+    import psycopg
+
+    stack = native_stack("project: pgsetup\nservices:\n  db: {kind: postgres}\n")
+    stack.cli("up")
+    pid = json.loads((stack.state / "db" / "pid").read_text())["pid"]
+    argv = Path(f"/proc/{pid}/cmdline").read_bytes().decode().split("\0")
+    sockets = next(a.split("=", 1)[1] for a in argv if a.startswith("unix_socket_directories="))
+    port = argv[argv.index("-p") + 1]
+    psql = str(Path(argv[0]).parent / "psql")
+    subprocess.run([psql, "-h", sockets, "-p", port, "-U", "app", "-d", "postgres", "-c", "ALTER ROLE app PASSWORD NULL"],
+                   check=True, capture_output=True)
+    result = stack.cli("up")
+    assert "db: running but not answering: completing its setup" in result.stderr, result.stderr
+    with psycopg.connect(stack.outputs()["db"]["url"]) as conn:
+        assert conn.execute("SELECT 1").fetchone() == (1,)
+
+
 def test_two_ups_at_once_start_each_service_once(native_stack):
     stack = native_stack(SMALL)
     first, second = stack.popen("up", "--no-seed"), stack.popen("up", "--no-seed")
