@@ -289,17 +289,11 @@ class MariadbSeeder(SqlFixtures, MariadbSpec, Seeder):
         self.say(f"{summary} in {time.monotonic() - started:.2f}s (snapshot {n['snapshot']})")
         return {"database": db, "snapshot": n["snapshot"], "seed_id": seed_id}
 
-    def load_fixtures(self, db: str, fixtures: list[Fixture]) -> list[str]:
-        counts = []
-        with self.session(db) as conn:
-            for fx in fixtures:
-                if fx.suffix == ".sql":
-                    n = self.run_sql(conn, fx)
-                    counts.append(f"{fx.path.name} ({n} statement{'' if n == 1 else 's'})")
-                else:
-                    rows, table = self.insert_file(conn, fx)
-                    counts.append(f"{table} {rows} row{'' if rows == 1 else 's'}")
-        return counts
+    def load_session(self, db: str):
+        return self.session(db)
+
+    def load_table(self, conn, fx: Fixture) -> tuple[int, str]:
+        return self.insert_file(conn, fx)
 
     # -- .sql ----------------------------------------------------------------------------
     def run_sql(self, conn, fx: Fixture) -> int:

@@ -253,18 +253,14 @@ class PostgresSeeder(SqlFixtures, PostgresSpec, Seeder):
 
         self.in_use_retry(conn, swaps[0][0], renames)
 
-    def load_fixtures(self, db: str, fixtures: list[Fixture]) -> list[str]:
-        counts = []
-        with self.connect(db) as conn:  # one transaction: commit at the end, rollback on any error
-            for fx in fixtures:
-                if fx.suffix == ".sql":
-                    n = self.run_sql(conn, fx)
-                    counts.append(f"{fx.path.name} ({n} statement{'' if n == 1 else 's'})")
-                else:
-                    rows, table = self.copy_file(conn, fx)
-                    counts.append(f"{table} {rows} row{'' if rows == 1 else 's'}")
-            self.bump_sequences(conn)
-        return counts
+    def load_session(self, db: str):
+        return self.connect(db)  # one transaction: commit at the end, rollback on any error
+
+    def load_table(self, conn, fx: Fixture) -> tuple[int, str]:
+        return self.copy_file(conn, fx)
+
+    def after_load(self, conn) -> None:
+        self.bump_sequences(conn)
 
     # -- .sql ------------------------------------------------------------------------
     def run_sql(self, conn, fx: Fixture) -> int:

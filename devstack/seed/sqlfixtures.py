@@ -44,6 +44,24 @@ class SqlFixtures:
                             "its output is above; the database was left as it was", intact=True)
         self.say(f"migrated ({command}) in {time.monotonic() - t0:.1f}s")
 
+    def load_fixtures(self, db: str, fixtures: list[Fixture]) -> list[str]:
+        """Every fixture into `db` in one session: .sql files run, data files load
+        into their table (the seeder's load_table). Returns one summary per file."""
+        counts = []
+        with self.load_session(db) as conn:
+            for fx in fixtures:
+                if fx.suffix == ".sql":
+                    n = self.run_sql(conn, fx)
+                    counts.append(f"{fx.path.name} ({n} statement{'' if n == 1 else 's'})")
+                else:
+                    rows, table = self.load_table(conn, fx)
+                    counts.append(f"{table} {rows} row{'' if rows == 1 else 's'}")
+            self.after_load(conn)
+        return counts
+
+    def after_load(self, conn) -> None:
+        """What a seeder does once every fixture is in (PostgreSQL: sequences past the loaded ids)."""
+
     def fail(self, fx: Fixture, line: int | None, message: str) -> SeedError:
         where = f"{fx.rel}:{line}" if line else fx.rel
         return SeedError(f"{self.name}: {where}: {message}", "fix the fixture and run `devstack seed` again; the database was left as it was", intact=True)
